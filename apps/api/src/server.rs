@@ -1,0 +1,237 @@
+//! Serving and shutdown.
+//!
+//! [`Application::build`] binds the ports and builds the state; [`Application::run_until_stopped`]
+//! serves until the given shutdown future resolves, then shuts down in this order:
+//!
+//! 1. readiness fails at once (`/readyz` → 503), everything else keeps serving;
+//! 2. after `--drain-delay` (load balancers have noticed), stop accepting connections;
+//! 3. tell open connections to finish: in-flight requests complete, idle keep-alive connections
+//!    close, WebSockets get a 1001 close frame;
+//! 4. wait for them up to `--shutdown-timeout`, then return (the caller flushes traces and exits).
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::app;
+use crate::config::Config;
+use crate::metrics::Metrics;
+use crate::routes::store::Store;
+use crate::routes::token::JwtKeys;
+use crate::state::{AppState, Probes, REVISION, VERSION};
+use crate::stress::Stress;
+
+/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
+
+/// A bound, ready-to-run server.
+#[derive(Debug)]
+pub struct Application {
+    listener: TcpListener,
+    metrics_listener: Option<TcpListener>,
+    state: AppState,
+    _stress: Stress,
+}
+
+impl Application {
+    /// Bind the ports and build the state. Port 0 picks a free port (tests).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let addr = SocketAddr::new(config.host, config.port);
+        let listener = TcpListener::bind(addr)
+            .await
+            .with_context(|| format!("binding --port {addr}"))?;
+        let metrics_listener = if config.port_metrics == 0 {
+            None
+        } else {
+            let addr = SocketAddr::new(config.host, config.port_metrics);
+            Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("binding --port-metrics {addr}"))?,
+            )
+        };
+        let jwt = JwtKeys::new(config.jwt_secret.as_ref());
+        if jwt.generated {
+            tracing::warn!(
+                "no --jwt-secret set: using a random key; tokens will not verify on other instances or after a restart"
+            );
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.http_client_timeout)
+            .build()
+            .context("building the HTTP client for --backend-url")?;
+        let hostname = config.hostname.clone().unwrap_or_else(|| {
+            std::fs::read_to_string("/proc/sys/kernel/hostname")
+                .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
+        });
+        let stress = Stress::start(config.stress_cpu, config.stress_memory);
+        let state = AppState {
+            probes: Arc::new(Probes::new(!config.unhealthy, !config.unready)),
+            fault_injection: Arc::new(AtomicBool::new(false)),
+            metrics: Metrics::new(VERSION, REVISION),
+            jwt: Arc::new(jwt),
+            store: Store::open(config.data_path.clone()),
+            http,
+            hostname: hostname.into(),
+            started: Instant::now(),
+            shutdown: CancellationToken::new(),
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            listener,
+            metrics_listener,
+            state,
+            _stress: stress,
+        })
+    }
+
+    /// The bound HTTP port.
+    pub fn port(&self) -> u16 {
+        self.listener.local_addr().map_or(0, |a| a.port())
+    }
+
+    /// The bound metrics port, if any.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+            .map(|a| a.port())
+    }
+
+    /// The shared state (tests flip switches through it).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serve until `shutdown` resolves, then drain and stop as described in the module docs.
+    pub async fn run_until_stopped(
+        self,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> anyhow::Result<()> {
+        let state = self.state;
+        let config = Arc::clone(&state.config);
+        let stop_accepting = CancellationToken::new();
+        let connections = TaskTracker::new();
+
+        let mut accept_loops = Vec::new();
+        accept_loops.push(tokio::spawn(serve(
+            self.listener,
+            app::router(state.clone()),
+            config.http_server_timeout,
+            stop_accepting.clone(),
+            state.shutdown.clone(),
+            connections.clone(),
+        )));
+        if let Some(listener) = self.metrics_listener {
+            accept_loops.push(tokio::spawn(serve(
+                listener,
+                app::metrics_router(state.clone()),
+                config.http_server_timeout,
+                stop_accepting.clone(),
+                state.shutdown.clone(),
+                connections.clone(),
+            )));
+        }
+        tracing::info!(
+            port = config.port,
+            port_metrics = config.port_metrics,
+            version = VERSION,
+            revision = REVISION,
+            "blueprint-api listening"
+        );
+
+        shutdown.await;
+        state.probes.start_draining();
+        tracing::info!(
+            drain_delay_seconds = config.drain_delay.as_secs_f64(),
+            "shutdown requested: readiness is now failing; draining"
+        );
+        tokio::time::sleep(config.drain_delay).await;
+
+        stop_accepting.cancel();
+        for handle in accept_loops {
+            let _ = handle.await;
+        }
+        state.shutdown.cancel();
+        connections.close();
+        let open = connections.len();
+        tracing::info!(
+            open_connections = open,
+            shutdown_timeout_seconds = config.shutdown_timeout.as_secs_f64(),
+            "stopped accepting; waiting for in-flight requests"
+        );
+        if tokio::time::timeout(config.shutdown_timeout, connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                still_open = connections.len(),
+                "shutdown timeout reached; closing the remaining connections"
+            );
+        } else {
+            tracing::info!("all connections finished");
+        }
+        Ok(())
+    }
+}
+
+/// Accept connections on `listener` until `stop_accepting`; serve each on its own task.
+async fn serve(
+    listener: TcpListener,
+    router: Router,
+    header_timeout: Duration,
+    stop_accepting: CancellationToken,
+    finish: CancellationToken,
+    connections: TaskTracker,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(header_timeout);
+    builder.http2().timer(TokioTimer::new());
+    let builder = Arc::new(builder);
+    loop {
+        let accepted = tokio::select! {
+            () = stop_accepting.cancelled() => return,
+            accepted = listener.accept() => accepted,
+        };
+        let (stream, _peer) = match accepted {
+            Ok(conn) => conn,
+            Err(err) => {
+                tracing::warn!(error = %err, "accept failed");
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
+                continue;
+            }
+        };
+        let _ = stream.set_nodelay(true);
+        let service = TowerToHyperService::new(router.clone());
+        let builder = Arc::clone(&builder);
+        let finish = finish.clone();
+        connections.spawn(async move {
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
+            tokio::pin!(conn);
+            let result = tokio::select! {
+                result = conn.as_mut() => result,
+                () = finish.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    conn.await
+                }
+            };
+            if let Err(err) = result {
+                tracing::debug!(error = %err, "connection ended with an error");
+            }
+        });
+    }
+}
