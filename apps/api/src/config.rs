@@ -29,7 +29,8 @@ pub const MIN_JWT_SECRET_BYTES: usize = 32;
     version,
     about = "The SRE Blueprint reference HTTP service (podinfo-compatible).",
     long_about = None,
-    args_conflicts_with_subcommands = true
+    args_conflicts_with_subcommands = true,
+    args_override_self = true
 )]
 pub struct Cli {
     #[command(subcommand)]

@@ -86,14 +86,17 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
         .get::<Route>()
         .map_or(UNMATCHED, |r| r.0.as_str());
     span.record("http.route", route);
-    span.record("http.response.status_code", status.as_u16());
-    span.record("otel.name", format!("{method} {route}"));
+    span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
         span.record("otel.status_code", "ERROR");
     }
     let trace_id = {
         let cx = span.context();
-        let sc = cx.span().span_context().clone();
+        let otel_span = cx.span();
+        // The span is already started, so `otel.name` can no longer be recorded; rename it on the
+        // OpenTelemetry side to the semantic-convention name "{method} {route}".
+        otel_span.update_name(format!("{method} {route}"));
+        let sc = otel_span.span_context();
         sc.is_sampled().then(|| sc.trace_id().to_string())
     };
     state.metrics.observe(
