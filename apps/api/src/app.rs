@@ -55,6 +55,7 @@ fn documented_routes(chaos_enabled: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(info::index))
         .routes(routes!(info::api_info))
         .routes(routes!(info::version))
+        .routes(routes!(middleware::metrics))
         .routes(routes!(health::healthz))
         .routes(routes!(health::livez))
         .routes(routes!(health::readyz))
@@ -101,7 +102,6 @@ pub fn router(state: AppState) -> Router {
             "/swagger.json",
             get(move || async move { axum::Json(doc_json) }),
         )
-        .route("/metrics", get(middleware::metrics))
         .merge(SwaggerUi::new("/swagger").url("/openapi.json", doc))
         .route_layer(axum::middleware::from_fn(middleware::remember_route))
         .layer(axum::extract::DefaultBodyLimit::max(

@@ -62,7 +62,7 @@ pub struct Overrides {
     #[serde(skip)]
     pub config: Option<PathBuf>,
 
-    /// Address to listen on.
+    /// Address to listen on [default: 0.0.0.0, every interface].
     #[arg(long, env = "BLUEPRINT_HOST")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub host: Option<IpAddr>,

@@ -221,7 +221,10 @@ pub fn panic_response(err: Box<dyn std::any::Any + Send + 'static>) -> Response 
     error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
 }
 
-/// `/metrics` handler: Prometheus text, or OpenMetrics with exemplars when asked for.
+/// Prometheus metrics: text format 0.0.4, or OpenMetrics 1.0 with exemplars when `Accept` asks for it.
+#[utoipa::path(get, path = "/metrics", tag = "info",
+    responses((status = 200, description = "Metrics in the exposition format",
+        content_type = "text/plain", body = String)))]
 pub async fn metrics(State(state): State<AppState>, req: Request) -> Response {
     let accept = req
         .headers()

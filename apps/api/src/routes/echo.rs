@@ -164,10 +164,16 @@ async fn ws_session(mut socket: WebSocket, state: AppState) {
             }
             msg = socket.recv() => msg,
         };
-        let Some(Ok(msg)) = msg else {
-            // Closed by the peer, or a protocol error such as a message above the size limit
-            // (the library has already closed the connection with 1009).
-            return;
+        let msg = match msg {
+            Some(Ok(msg)) => msg,
+            // The library refuses a message above the size limit but does not tell the peer; say
+            // why with 1009, as documented.
+            Some(Err(err)) if is_too_big(&err) => {
+                close(&mut socket, close_code::SIZE, "message too big").await;
+                return;
+            }
+            // Closed by the peer, or a protocol error.
+            _ => return,
         };
         if window.elapsed() >= Duration::from_secs(1) {
             window = Instant::now();
@@ -197,6 +203,13 @@ async fn ws_session(mut socket: WebSocket, state: AppState) {
             return;
         }
     }
+}
+
+/// Whether a receive error is the size limit (`--ws-max-message-bytes`). The error is
+/// tungstenite's `Error::Capacity`, which we cannot name (tungstenite is axum's private dependency),
+/// so its message is matched; `ws_message_above_the_size_limit_is_closed_with_1009` pins it.
+fn is_too_big(err: &axum::Error) -> bool {
+    err.to_string().contains("Space limit exceeded")
 }
 
 async fn close(socket: &mut WebSocket, code: u16, reason: &'static str) {

@@ -21,7 +21,9 @@ fn stderr(out: &Output) -> String {
 
 #[test]
 fn invalid_settings_exit_64_with_one_line_naming_the_setting() {
-    let cases: &[(&[&str], &[(&str, &str)], &str)] = &[
+    /// Flags, environment, and the name the error line must contain.
+    type Case<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+    let cases: &[Case<'_>] = &[
         (&["--port", "abc"], &[], "--port"),
         (&[], &[("BLUEPRINT_PORT", "99999")], "--port"),
         (&["--random-error-rate", "2"], &[], "--random-error-rate"),
@@ -103,22 +105,35 @@ fn a_config_file_named_by_env_is_layered_under_flags() {
 #[test]
 fn healthcheck_exits_0_for_a_live_instance_and_1_otherwise() {
     let app = ChildApp::start(&[], &[]);
-    let ok = run(
-        &["healthcheck", &format!("{}/healthz", app.address)],
-        &[],
-    );
+    let ok = run(&["healthcheck", &format!("{}/healthz", app.address)], &[]);
     assert_eq!(ok.status.code(), Some(0), "{}", stderr(&ok));
 
-    let default_url = run(&["healthcheck"], &[("BLUEPRINT_PORT", &app.port.to_string())]);
-    assert_eq!(default_url.status.code(), Some(0), "{}", stderr(&default_url));
+    let default_url = run(
+        &["healthcheck"],
+        &[("BLUEPRINT_PORT", &app.port.to_string())],
+    );
+    assert_eq!(
+        default_url.status.code(),
+        Some(0),
+        "{}",
+        stderr(&default_url)
+    );
 
-    let failing = run(&["healthcheck", &format!("{}/status/503", app.address)], &[]);
+    let failing = run(
+        &["healthcheck", &format!("{}/status/503", app.address)],
+        &[],
+    );
     assert_eq!(failing.status.code(), Some(1));
     assert!(stderr(&failing).contains("503"));
 
     let closed = free_port();
     let nothing = run(
-        &["healthcheck", &format!("http://127.0.0.1:{closed}/healthz"), "--timeout", "1s"],
+        &[
+            "healthcheck",
+            &format!("http://127.0.0.1:{closed}/healthz"),
+            "--timeout",
+            "1s",
+        ],
         &[],
     );
     assert_eq!(nothing.status.code(), Some(1));
@@ -186,4 +201,53 @@ fn panic_route_exits_with_255() {
     assert_eq!(app.wait_exit(Duration::from_secs(5)), Some(255));
     let logs = app.stdout();
     assert!(logs.contains("exiting with code 255"), "{logs}");
+}
+
+/// Flags named in `text` (`--word-word`), in order of appearance, without duplicates.
+fn flags_in(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    for (i, _) in text.match_indices("--") {
+        let name: String = text[i + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-')
+            .collect();
+        let flag = format!("--{name}");
+        if name.len() > 1 && !found.contains(&flag) {
+            found.push(flag);
+        }
+    }
+    found
+}
+
+#[test]
+fn the_readme_settings_table_lists_exactly_the_flags_of_help() {
+    let help = String::from_utf8(run(&["--help"], &[]).stdout).expect("utf-8 help");
+    let mut from_help: Vec<String> = help
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("--"))
+        .map(|l| {
+            let name: String = l
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '-')
+                .collect();
+            format!("--{name}")
+        })
+        .filter(|f| !matches!(f.as_str(), "--help" | "--version" | "--config"))
+        .collect();
+    from_help.sort();
+
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("apps/api/README.md");
+    let table = readme
+        .split("| Flag | Default | Meaning |")
+        .nth(1)
+        .and_then(|rest| rest.split("\n\n").next())
+        .expect("the settings table");
+    let mut from_readme: Vec<String> = table
+        .lines()
+        .filter_map(|row| row.split('|').nth(1))
+        .flat_map(flags_in)
+        .collect();
+    from_readme.sort();
+    assert_eq!(from_readme, from_help, "README settings table vs --help");
 }

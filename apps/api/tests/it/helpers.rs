@@ -135,7 +135,8 @@ pub struct ChildApp {
     pub child: Child,
     pub port: u16,
     pub address: String,
-    pub data_dir: tempfile::TempDir,
+    /// Removed when the app is dropped.
+    _data_dir: tempfile::TempDir,
 }
 
 impl ChildApp {
@@ -168,7 +169,7 @@ impl ChildApp {
             child,
             port,
             address: format!("http://127.0.0.1:{port}"),
-            data_dir,
+            _data_dir: data_dir,
         };
         app.wait_ready(Duration::from_secs(10));
         app
@@ -183,7 +184,7 @@ impl ChildApp {
             if blocking_get(self.port, "/readyz").is_some_and(|(status, _)| status == 200) {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(20));
+            pause(Duration::from_millis(20));
         }
         panic!("blueprint-api not ready within {limit:?}");
     }
@@ -205,7 +206,7 @@ impl ChildApp {
                 Instant::now() < deadline,
                 "blueprint-api did not exit within {limit:?}"
             );
-            std::thread::sleep(Duration::from_millis(20));
+            pause(Duration::from_millis(20));
         }
     }
 
@@ -248,4 +249,14 @@ pub fn blocking_get(port: u16, path: &str) -> Option<(u16, String)> {
         .map(|(_, b)| b.to_owned())
         .unwrap_or_default();
     Some((status, body))
+}
+
+/// Block this thread for `d`. Process tests are synchronous on purpose (signals, exit codes); async
+/// tests use `tokio::time::sleep`.
+#[allow(
+    clippy::disallowed_methods,
+    reason = "synchronous process tests, not an async worker"
+)]
+pub fn pause(d: Duration) {
+    std::thread::sleep(d);
 }

@@ -4,19 +4,19 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
-use crate::helpers::{ChildApp, blocking_get, spawn_app_with};
+use crate::helpers::{ChildApp, blocking_get, pause, spawn_app_with};
 
 #[test]
 fn sigterm_drains_then_finishes_in_flight_requests_and_exits_0() {
     let mut app = ChildApp::start(&["--drain-delay", "1s", "--shutdown-timeout", "5s"], &[]);
     let port = app.port;
     let in_flight = std::thread::spawn(move || blocking_get(port, "/delay/2"));
-    std::thread::sleep(Duration::from_millis(200));
+    pause(Duration::from_millis(200));
     let signalled = Instant::now();
     app.signal(Signal::SIGTERM);
 
     // During the drain: readiness fails at once, liveness and other routes keep serving.
-    std::thread::sleep(Duration::from_millis(200));
+    pause(Duration::from_millis(200));
     let (ready, body) = blocking_get(port, "/readyz").expect("still serving during the drain");
     assert_eq!(ready, 503, "{body}");
     assert!(body.contains("shutting down"));
@@ -31,8 +31,14 @@ fn sigterm_drains_then_finishes_in_flight_requests_and_exits_0() {
 
     assert_eq!(app.wait_exit(Duration::from_secs(6)), Some(0));
     let took = signalled.elapsed();
-    assert!(took >= Duration::from_secs(1), "drained for --drain-delay: {took:?}");
-    assert!(took < Duration::from_secs(6), "within the timeout: {took:?}");
+    assert!(
+        took >= Duration::from_secs(1),
+        "drained for --drain-delay: {took:?}"
+    );
+    assert!(
+        took < Duration::from_secs(6),
+        "within the timeout: {took:?}"
+    );
     assert!(
         blocking_get(port, "/healthz").is_none(),
         "nothing listens after exit"
@@ -43,7 +49,7 @@ fn sigterm_drains_then_finishes_in_flight_requests_and_exits_0() {
 fn a_second_signal_exits_1_at_once() {
     let mut app = ChildApp::start(&["--drain-delay", "10s"], &[]);
     app.signal(Signal::SIGTERM);
-    std::thread::sleep(Duration::from_millis(300));
+    pause(Duration::from_millis(300));
     let second = Instant::now();
     app.signal(Signal::SIGINT);
     assert_eq!(app.wait_exit(Duration::from_secs(3)), Some(1));
@@ -53,12 +59,19 @@ fn a_second_signal_exits_1_at_once() {
 #[test]
 fn requests_longer_than_the_shutdown_timeout_are_cut_and_the_process_still_exits() {
     let mut app = ChildApp::start(
-        &["--drain-delay", "0s", "--shutdown-timeout", "1s", "--max-delay", "10s"],
+        &[
+            "--drain-delay",
+            "0s",
+            "--shutdown-timeout",
+            "1s",
+            "--max-delay",
+            "10s",
+        ],
         &[],
     );
     let port = app.port;
     let slow = std::thread::spawn(move || blocking_get(port, "/delay/8"));
-    std::thread::sleep(Duration::from_millis(200));
+    pause(Duration::from_millis(200));
     let signalled = Instant::now();
     app.signal(Signal::SIGTERM);
     assert_eq!(app.wait_exit(Duration::from_secs(5)), Some(0));
@@ -82,8 +95,15 @@ async fn in_process_shutdown_flips_readiness_before_it_stops_serving() {
     assert!(probes.is_ready());
     let stopping = tokio::spawn(app.stop());
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert!(!probes.is_ready(), "readiness drops as soon as shutdown starts");
-    let during = client.get(&readyz).send().await.expect("served during the drain");
+    assert!(
+        !probes.is_ready(),
+        "readiness drops as soon as shutdown starts"
+    );
+    let during = client
+        .get(&readyz)
+        .send()
+        .await
+        .expect("served during the drain");
     assert_eq!(during.status(), 503);
     let done = in_flight
         .await
@@ -91,5 +111,8 @@ async fn in_process_shutdown_flips_readiness_before_it_stops_serving() {
         .expect("the in-flight request completed");
     assert_eq!(done.status(), 200);
     stopping.await.expect("task").expect("clean stop");
-    assert!(client.get(&readyz).send().await.is_err(), "stopped listening");
+    assert!(
+        client.get(&readyz).send().await.is_err(),
+        "stopped listening"
+    );
 }

@@ -134,8 +134,16 @@ async fn server_spans_continue_the_callers_trace_with_http_attributes() {
     let got = wait_for_span(&mut rx, "GET /delay/{seconds}", Duration::from_secs(10)).await;
     assert_eq!(got.service, "blueprint-api-under-test");
     let span = got.span;
-    assert_eq!(hex(&span.trace_id), TRACE_ID, "the caller's trace continues");
-    assert_eq!(hex(&span.parent_span_id), PARENT_SPAN_ID, "the caller's span is the parent");
+    assert_eq!(
+        hex(&span.trace_id),
+        TRACE_ID,
+        "the caller's trace continues"
+    );
+    assert_eq!(
+        hex(&span.parent_span_id),
+        PARENT_SPAN_ID,
+        "the caller's span is the parent"
+    );
     assert_eq!(span.kind, 2, "SPAN_KIND_SERVER");
     assert_eq!(
         attribute(&span, "http.request.method"),
