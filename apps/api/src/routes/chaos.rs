@@ -42,6 +42,19 @@ fn parse_number<T: std::str::FromStr>(raw: &str, what: &str) -> Result<T, ApiErr
         .map_err(|_| ApiError::bad_request(format!("{what} must be a whole number, got {raw:?}")))
 }
 
+/// Parse a wait in whole seconds, bounded by `--max-delay`.
+fn bounded_delay(state: &AppState, raw: &str) -> Result<u64, ApiError> {
+    let seconds: u64 = parse_number(raw, "delay")?;
+    let max = state.config.max_delay;
+    if Duration::from_secs(seconds) > max {
+        return Err(ApiError::bad_request(format!(
+            "delay {seconds}s is above the maximum of {}",
+            humantime::format_duration(max)
+        )));
+    }
+    Ok(seconds)
+}
+
 /// Answer with the given status code (100–599).
 #[utoipa::path(get, path = "/status/{code}", tag = "chaos",
     params(("code" = u16, Path, description = "HTTP status code to answer with, 100–599")),
@@ -76,14 +89,7 @@ pub async fn delay(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Json<DelayBody>, ApiError> {
-    let seconds: u64 = parse_number(&raw, "delay")?;
-    let max = state.config.max_delay;
-    if Duration::from_secs(seconds) > max {
-        return Err(ApiError::bad_request(format!(
-            "delay {seconds}s is above the maximum of {}",
-            humantime::format_duration(max)
-        )));
-    }
+    let seconds = bounded_delay(&state, &raw)?;
     tokio::time::sleep(Duration::from_secs(seconds)).await;
     Ok(Json(DelayBody { delay: seconds }))
 }
@@ -100,22 +106,22 @@ pub async fn panic() -> Response {
 #[utoipa::path(post, path = "/fault_injection/enable", tag = "chaos",
     responses((status = 202, description = "Fault injection on", body = FaultStatus)))]
 pub async fn fault_enable(State(state): State<AppState>) -> (StatusCode, Json<FaultStatus>) {
-    state
-        .fault_injection
-        .store(true, std::sync::atomic::Ordering::Relaxed);
-    tracing::warn!("fault injection enabled");
-    (StatusCode::ACCEPTED, Json(FaultStatus { enabled: true }))
+    switch_faults(&state, true)
 }
 
 /// Stop fault injection.
 #[utoipa::path(post, path = "/fault_injection/disable", tag = "chaos",
     responses((status = 202, description = "Fault injection off", body = FaultStatus)))]
 pub async fn fault_disable(State(state): State<AppState>) -> (StatusCode, Json<FaultStatus>) {
+    switch_faults(&state, false)
+}
+
+fn switch_faults(state: &AppState, enabled: bool) -> (StatusCode, Json<FaultStatus>) {
     state
         .fault_injection
-        .store(false, std::sync::atomic::Ordering::Relaxed);
-    tracing::info!("fault injection disabled");
-    (StatusCode::ACCEPTED, Json(FaultStatus { enabled: false }))
+        .store(enabled, std::sync::atomic::Ordering::Relaxed);
+    tracing::warn!(enabled, "fault injection switched");
+    (StatusCode::ACCEPTED, Json(FaultStatus { enabled }))
 }
 
 /// Whether fault injection is on.
@@ -137,14 +143,7 @@ pub async fn chunked(
     State(state): State<AppState>,
     Path(raw): Path<String>,
 ) -> Result<Response, ApiError> {
-    let seconds: u64 = parse_number(&raw, "delay")?;
-    let max = state.config.max_delay;
-    if Duration::from_secs(seconds) > max {
-        return Err(ApiError::bad_request(format!(
-            "delay {seconds}s is above the maximum of {}",
-            humantime::format_duration(max)
-        )));
-    }
+    let seconds = bounded_delay(&state, &raw)?;
     let body = delayed_body(seconds);
     Ok((
         [
