@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::routes::store::Store;
 use crate::routes::token::JwtKeys;
-use crate::state::{AppState, Probes, REVISION, VERSION};
+use crate::state::{AppState, Probes, REVISION, Shared, VERSION};
 use crate::stress::Stress;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
@@ -76,18 +76,19 @@ impl Application {
                 .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
         });
         let stress = Stress::start(config.stress_cpu, config.stress_memory);
-        let state = AppState {
+        let state = AppState::new(Shared {
             probes: Arc::new(Probes::new(!config.unhealthy, !config.unready)),
-            fault_injection: Arc::new(AtomicBool::new(false)),
+            fault_injection: AtomicBool::new(false),
             metrics: Metrics::new(VERSION, REVISION),
-            jwt: Arc::new(jwt),
+            jwt,
             store: Store::open(config.data_path.clone()),
             http,
-            hostname: hostname.into(),
+            hostname,
+            num_cpu: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             started: Instant::now(),
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
-        };
+        });
         Ok(Self {
             listener,
             metrics_listener,

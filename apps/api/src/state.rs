@@ -63,28 +63,48 @@ impl Probes {
     }
 }
 
-/// Everything a handler may need.
+/// Everything a handler may need, behind one `Arc`: extractors and middleware clone the state for
+/// every request, so a clone must be one reference-count increment, not one per field.
 #[derive(Debug, Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+/// The shared part of [`AppState`].
+#[derive(Debug)]
+pub struct Shared {
     pub config: Arc<Config>,
     pub probes: Arc<Probes>,
     /// Runtime fault injection (`POST /fault_injection/enable`): application routes answer 500.
-    pub fault_injection: Arc<AtomicBool>,
+    pub fault_injection: AtomicBool,
     pub metrics: Metrics,
-    pub jwt: Arc<JwtKeys>,
+    pub jwt: JwtKeys,
     pub store: Store,
     /// Client for `--backend-url` calls, with `--http-client-timeout`.
     pub http: reqwest::Client,
     /// Reported by /api/info.
-    pub hostname: Arc<str>,
+    pub hostname: String,
+    /// Logical CPUs available to the process, read once at start (reading it costs system calls).
+    pub num_cpu: usize,
     pub started: Instant,
     /// Cancelled when shutdown begins; long-lived handlers (WebSocket, chunked) watch it.
     pub shutdown: CancellationToken,
 }
 
 impl AppState {
+    /// Wrap the shared state.
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+
     /// Whether fault injection is on.
     pub fn faults_on(&self) -> bool {
         self.fault_injection.load(Ordering::Relaxed)
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
     }
 }

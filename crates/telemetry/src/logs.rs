@@ -12,11 +12,10 @@
 //! so a log line joins its trace in the trace backend. The event's own fields follow, flattened.
 
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io::{self, Write};
 use std::sync::OnceLock;
 
 use opentelemetry::trace::TraceContextExt;
-use serde_json::{Map, Value};
 use tracing::dispatcher::WeakDispatch;
 use tracing::field::{Field, Visit};
 use tracing::{Dispatch, Event, Subscriber};
@@ -62,19 +61,20 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         let meta = event.metadata();
-        let mut line = Map::with_capacity(8);
-        line.insert("ts".into(), Value::String(now_rfc3339()));
-        line.insert(
-            "level".into(),
-            Value::String(meta.level().as_str().to_ascii_lowercase()),
-        );
-        let mut fields = FieldVisitor::default();
+        // The event's own fields are written first into their own buffer, because the message
+        // comes out of the same visit and belongs in the head.
+        let mut fields = FieldWriter::default();
         event.record(&mut fields);
-        line.insert(
-            "msg".into(),
-            Value::String(fields.message.take().unwrap_or_default()),
-        );
-        line.insert("target".into(), Value::String(meta.target().to_owned()));
+
+        let mut line = Vec::with_capacity(256 + fields.out.len());
+        line.extend_from_slice(b"{\"ts\":");
+        push_json_str(&mut line, &now_rfc3339());
+        line.extend_from_slice(b",\"level\":\"");
+        line.extend_from_slice(level_name(*meta.level()).as_bytes());
+        line.extend_from_slice(b"\",\"msg\":");
+        push_json_str(&mut line, fields.message.as_deref().unwrap_or(""));
+        line.extend_from_slice(b",\"target\":");
+        push_json_str(&mut line, meta.target());
         let span = ctx.event_span(event);
         let dispatch = self.dispatch.get().and_then(WeakDispatch::upgrade);
         if let (Some(span), Some(dispatch)) = (span, dispatch)
@@ -83,26 +83,40 @@ where
             let otel_span = cx.span();
             let sc = otel_span.span_context();
             if sc.is_valid() {
-                line.insert("trace_id".into(), Value::String(sc.trace_id().to_string()));
-                line.insert("span_id".into(), Value::String(sc.span_id().to_string()));
+                // Hex ids need no escaping.
+                let _ = write!(
+                    line,
+                    ",\"trace_id\":\"{}\",\"span_id\":\"{}\"",
+                    sc.trace_id(),
+                    sc.span_id()
+                );
             }
         }
-        for (key, value) in fields.fields {
-            // The head is fixed; an event field with a head name is kept under a prefixed key.
-            if line.contains_key(&key) {
-                line.insert(format!("field.{key}"), value);
-            } else {
-                line.insert(key, value);
-            }
-        }
-        let Ok(mut text) = serde_json::to_vec(&line) else {
-            return;
-        };
-        text.push(b'\n');
+        line.extend_from_slice(&fields.out);
+        line.extend_from_slice(b"}\n");
         // One write per line, so lines from concurrent tasks never interleave; a failed write to
         // stdout has nowhere better to be reported.
-        let _ = self.writer.make_writer_for(meta).write_all(&text);
+        let _ = self.writer.make_writer_for(meta).write_all(&line);
     }
+}
+
+/// The fixed head's keys; an event field with one of these names is written as `field.<name>`.
+const HEAD: [&str; 6] = ["ts", "level", "msg", "target", "trace_id", "span_id"];
+
+fn level_name(level: tracing::Level) -> &'static str {
+    match level {
+        tracing::Level::ERROR => "error",
+        tracing::Level::WARN => "warn",
+        tracing::Level::INFO => "info",
+        tracing::Level::DEBUG => "debug",
+        tracing::Level::TRACE => "trace",
+    }
+}
+
+/// Append `s` as a JSON string (quoted and escaped).
+fn push_json_str(out: &mut Vec<u8>, s: &str) {
+    // Serializing a &str into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, s);
 }
 
 fn now_rfc3339() -> String {
@@ -111,50 +125,65 @@ fn now_rfc3339() -> String {
         .unwrap_or_default()
 }
 
-/// Collects an event's fields as JSON values; `message` is kept apart as `msg`.
+/// Writes an event's fields as `,"name":value` pairs; `message` is kept apart for the head.
 #[derive(Default)]
-struct FieldVisitor {
+struct FieldWriter {
     message: Option<String>,
-    fields: Vec<(String, Value)>,
+    out: Vec<u8>,
 }
 
-impl FieldVisitor {
-    fn put(&mut self, field: &Field, value: Value) {
-        if field.name() == "message" {
-            self.message = Some(match value {
-                Value::String(s) => s,
-                other => other.to_string(),
-            });
+impl FieldWriter {
+    fn key(&mut self, field: &Field) {
+        let name = field.name();
+        self.out.push(b',');
+        if HEAD.contains(&name) {
+            push_json_str(&mut self.out, &format!("field.{name}"));
         } else {
-            self.fields.push((field.name().to_owned(), value));
+            push_json_str(&mut self.out, name);
+        }
+        self.out.push(b':');
+    }
+
+    fn raw(&mut self, field: &Field, value: impl std::fmt::Display) {
+        self.key(field);
+        let _ = write!(self.out, "{value}");
+    }
+
+    fn string(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.message = Some(value.to_owned());
+        } else {
+            self.key(field);
+            push_json_str(&mut self.out, value);
         }
     }
 }
 
-impl Visit for FieldVisitor {
+impl Visit for FieldWriter {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.put(
-            field,
-            serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number),
-        );
+        if value.is_finite() {
+            self.raw(field, value);
+        } else {
+            self.raw(field, "null");
+        }
     }
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, Value::from(value));
+        self.raw(field, value);
     }
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, Value::from(value));
+        self.raw(field, value);
     }
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, Value::Bool(value));
+        self.raw(field, value);
     }
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.put(field, Value::String(value.to_owned()));
+        self.string(field, value);
     }
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.put(field, Value::String(value.to_string()));
+        self.string(field, &value.to_string());
     }
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.put(field, Value::String(format!("{value:?}")));
+        self.string(field, &format!("{value:?}"));
     }
 }
 
@@ -175,6 +204,7 @@ impl io::Write for Discard {
 mod tests {
     use std::sync::{Arc, Mutex};
 
+    use serde_json::Value;
     use tracing_subscriber::layer::SubscriberExt;
 
     use super::*;
@@ -225,6 +255,33 @@ mod tests {
         let ts = line["ts"].as_str().expect("ts is a string");
         time::OffsetDateTime::parse(ts, &time::format_description::well_known::Rfc3339)
             .expect("ts is RFC 3339");
+    }
+
+    #[test]
+    fn strings_are_escaped_and_odd_numbers_stay_valid_json() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::registry().with(json_layer(move || writer.clone()));
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                path = "/a\"b\\c\n",
+                nan = f64::NAN,
+                big = u64::MAX,
+                neg = -5_i64,
+                err = &std::io::Error::other("disk \"full\"") as &dyn std::error::Error,
+                dbg = ?Some("x"),
+                "line one\nline \"two\""
+            );
+        });
+        let line = &lines(&buffer)[0];
+        assert_eq!(line["msg"], "line one\nline \"two\"");
+        assert_eq!(line["level"], "error");
+        assert_eq!(line["path"], "/a\"b\\c\n");
+        assert_eq!(line["nan"], Value::Null);
+        assert_eq!(line["big"], u64::MAX);
+        assert_eq!(line["neg"], -5);
+        assert_eq!(line["err"], "disk \"full\"");
+        assert_eq!(line["dbg"], "Some(\"x\")");
     }
 
     #[test]

@@ -37,7 +37,7 @@ pub struct Version {
 
 fn info(state: &AppState) -> Info {
     Info {
-        hostname: state.hostname.to_string(),
+        hostname: state.hostname.clone(),
         version: VERSION,
         revision: REVISION,
         color: state.config.ui_color.clone(),
@@ -46,9 +46,7 @@ fn info(state: &AppState) -> Info {
         runtime: env!("BLUEPRINT_RUSTC_VERSION").to_owned(),
         os: std::env::consts::OS,
         arch: std::env::consts::ARCH,
-        num_cpu: std::thread::available_parallelism()
-            .map_or(1, std::num::NonZero::get)
-            .to_string(),
+        num_cpu: state.num_cpu.to_string(),
         uptime_seconds: state.started.elapsed().as_secs(),
     }
 }
