@@ -1,0 +1,167 @@
+//! `cargo xtask` — the SRE Blueprint task runner.
+//!
+//! The Makefile and `.ci/run` are thin entry points; every decision (which tools, which versions,
+//! which checks, in which order) lives here, in Rust, so it is reviewed, typed and testable like the
+//! services it checks. Each module owns one concern:
+//!
+//! - [`tools`]: every pinned tool version, and the idempotent install into the versioned cache;
+//! - [`proc`]: child processes — printing and running commands, free ports, servers that are
+//!   started, probed for readiness and stopped with SIGTERM;
+//! - [`http`]: a tiny blocking HTTP/1.1 GET client over `std::net` (enough for probes and scrapes);
+//! - [`test`]: `test` and `lint` — fmt, clippy, shellcheck, tests, coverage, contract checks;
+//! - [`bench`]: the loopback benchmark against nginx and podinfo baselines.
+
+mod bench;
+mod http;
+mod proc;
+mod test;
+mod tools;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::time::Duration;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// The SRE Blueprint task runner (`cargo xtask <command>`).
+#[derive(Parser)]
+#[command(name = "cargo xtask", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Install the pinned tools into the versioned cache (idempotent; a second run only prints "ok").
+    Setup {
+        /// Also install the benchmark baselines (podinfo, via `go install`, when Go is present).
+        #[arg(long)]
+        bench: bool,
+    },
+    /// Everything `make test` runs: setup, fmt, clippy, shellcheck, tests, coverage, contract checks.
+    Test,
+    /// Only the contract checks against a live api (promtool, OpenMetrics, schemathesis, SIGTERM).
+    Contract,
+    /// Formatting check, clippy with warnings denied, shellcheck on the shell scripts.
+    Lint,
+    /// Loopback benchmark of blueprint-api against nginx and podinfo; writes target/bench/report.{md,json}.
+    Bench {
+        /// How long wrk loads each route, after a 2 s warm-up (humane form: `10s`, `500ms`, `1m`).
+        #[arg(long, default_value = "10s", value_parser = parse_duration)]
+        duration: Duration,
+    },
+    /// Release build of blueprint-api, run with the `make run` flags (extra args are passed on).
+    Run {
+        /// Extra arguments for blueprint-api, after `--`.
+        #[arg(last = true)]
+        args: Vec<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Cmd::Setup { bench } => tools::Cache::from_env()
+            .and_then(|cache| tools::setup(&cache, tools::Scope { bench }).map(|_| ())),
+        Cmd::Test => test::test(),
+        Cmd::Contract => test::contract_only(),
+        Cmd::Lint => test::lint(),
+        Cmd::Bench { duration } => bench::bench(duration),
+        Cmd::Run { args } => run(&args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            // The cause chain without a backtrace: each layer names the step, tool or command.
+            eprintln!("\nxtask: FAILED: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root: xtask lives at `<root>/xtask`, so its manifest dir's parent.
+pub fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask's manifest dir has a parent")
+}
+
+/// Cargo's target dir, honouring `CARGO_TARGET_DIR` like cargo itself does.
+pub fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) => root().join(dir),
+        None => root().join("target"),
+    }
+}
+
+/// A `cargo` command run from the workspace root, using the cargo that launched us when known.
+pub fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+/// Parses a duration in the humane form used across the project's flags (`10s`, `500ms`, `2m`).
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit() && c != '.')
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a duration such as 10s, 500ms or 1m"))?;
+    let seconds = match unit {
+        "ms" => number / 1000.0,
+        "s" | "" => number,
+        "m" => number * 60.0,
+        _ => return Err(format!("`{text}`: unit must be ms, s or m")),
+    };
+    Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
+}
+
+/// `cargo xtask run`: replaces this process with `cargo run --release -p blueprint-api -- …` so
+/// Ctrl-C and SIGTERM reach the api directly.
+fn run(extra: &[String]) -> Result<()> {
+    use std::os::unix::process::CommandExt as _;
+    let data = target_dir().join("run/data");
+    std::fs::create_dir_all(&data)
+        .map_err(|e| anyhow::anyhow!("creating {}: {e}", data.display()))?;
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "-p", "blueprint-api", "--"])
+        .args(["--host", "127.0.0.1", "--port", "9898", "--data-path"])
+        .arg(&data)
+        .args(extra);
+    proc::print_command(&cmd);
+    let err = cmd.exec();
+    Err(anyhow::anyhow!(
+        "exec {}: {err}",
+        proc::display_command(&cmd)
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse_in_humane_units() {
+        assert_eq!(parse_duration("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m"), Ok(Duration::from_secs(60)));
+        assert_eq!(parse_duration("3"), Ok(Duration::from_secs(3)));
+        assert!(parse_duration("ten").is_err());
+        assert!(parse_duration("5h").is_err());
+    }
+
+    #[test]
+    fn root_holds_the_workspace_manifest() {
+        assert!(root().join("Cargo.toml").is_file());
+        assert!(root().join("xtask").is_dir());
+    }
+}

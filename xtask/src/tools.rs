@@ -1,0 +1,448 @@
+//! Every pinned tool, in one place, and the idempotent install into a versioned cache.
+//!
+//! Layout of the cache (root: `$SRE_BLUEPRINT_CACHE`, default `$HOME/.cache/sre-blueprint`):
+//!
+//! ```text
+//! <cache>/cargo-tarpaulin-0.37.5/bin/cargo-tarpaulin   cargo install --root
+//! <cache>/venv-schemathesis-4.32.5/bin/schemathesis    python3 -m venv + pip install
+//! <cache>/podinfo-6.9.2/bin/podinfo                    go install (bench baseline only)
+//! ```
+//!
+//! The version is part of each directory name, so bumping a pin below installs beside the old one
+//! and a cached run never mixes versions. A tool counts as installed when its final artefact
+//! exists: `cargo install` and `go install` write the binary last, and the venv gets a marker file
+//! only after pip succeeded, so an interrupted install is redone rather than trusted.
+//!
+//! Debian packages come from the distribution (`apt-get`): the Debian release pins their versions
+//! (bookworm: wrk 4.1.0, nginx 1.22.1, prometheus/promtool 2.42.0, redis 7.0.15, shellcheck 0.9.0,
+//! hyperfine 1.15.0), so they are named here without a version and checked by binary path.
+
+use std::os::unix::fs::MetadataExt as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context as _, Result, bail};
+
+use crate::proc;
+
+/// cargo-tarpaulin, the coverage tool (`cargo install --locked`).
+pub const TARPAULIN_VERSION: &str = "0.37.5";
+
+/// schemathesis, the OpenAPI contract fuzzer: the newest release on PyPI that installs on the
+/// machine's Python 3.11 when pinned (2026-11).
+pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
+
+/// podinfo, the benchmark baseline. The newest podinfo (6.14.x) cannot be installed with
+/// `go install`: its go.mod declares `github.com/stefanprodan/podinfo` without the `/v6` suffix
+/// Go requires for major versions ≥ 2, so the module proxy only serves pseudo-versions of it. The
+/// newest one served is the commit below, whose `pkg/version` says 6.9.2 — so that is the
+/// baseline, and the bench report says so.
+pub const PODINFO_VERSION: &str = "6.9.2";
+/// The Go package installed for podinfo.
+pub const PODINFO_PACKAGE: &str = "github.com/stefanprodan/podinfo/cmd/podinfo";
+/// The module-proxy pseudo-version of podinfo 6.9.2 (commit e86405a8674e, 2025-09-10).
+pub const PODINFO_MODULE_VERSION: &str = "v1.8.1-0.20250910200901-e86405a8674e";
+
+/// A tool that comes from a Debian package, known to be installed when `binary` exists.
+#[derive(Debug)]
+pub struct Debian {
+    /// The Debian package that ships it.
+    pub package: &'static str,
+    /// Absolute path of the binary we run.
+    pub binary: &'static str,
+    /// Optional tools are nice to have: a failed install warns instead of failing setup.
+    pub required: bool,
+}
+
+/// The Debian packages setup installs, with why each is needed.
+pub const DEBIAN: &[Debian] = &[
+    // Load generator for `bench`.
+    Debian {
+        package: "wrk",
+        binary: "/usr/bin/wrk",
+        required: true,
+    },
+    // The bench baseline web server.
+    Debian {
+        package: "nginx",
+        binary: "/usr/sbin/nginx",
+        required: true,
+    },
+    // `promtool check metrics` in the contract checks (the package also ships the server).
+    Debian {
+        package: "prometheus",
+        binary: "/usr/bin/promtool",
+        required: true,
+    },
+    // The real Redis for the api/worker Redis mode tests.
+    Debian {
+        package: "redis-server",
+        binary: "/usr/bin/redis-server",
+        required: true,
+    },
+    // Lints `.ci/run` and `scripts/*.sh`.
+    Debian {
+        package: "shellcheck",
+        binary: "/usr/bin/shellcheck",
+        required: true,
+    },
+    // Command-line benchmarks by hand; nothing in xtask depends on it.
+    Debian {
+        package: "hyperfine",
+        binary: "/usr/bin/hyperfine",
+        required: false,
+    },
+];
+
+/// The tool cache root.
+#[derive(Debug)]
+pub struct Cache {
+    pub root: PathBuf,
+}
+
+impl Cache {
+    /// `${SRE_BLUEPRINT_CACHE:-$HOME/.cache/sre-blueprint}`.
+    pub fn from_env() -> Result<Self> {
+        let root = match std::env::var_os("SRE_BLUEPRINT_CACHE") {
+            Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+            _ => {
+                let home = std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .context("neither SRE_BLUEPRINT_CACHE nor HOME is set")?;
+                Path::new(&home).join(".cache/sre-blueprint")
+            }
+        };
+        Ok(Self { root })
+    }
+
+    fn tarpaulin_dir(&self) -> PathBuf {
+        self.root
+            .join(format!("cargo-tarpaulin-{TARPAULIN_VERSION}"))
+    }
+
+    fn schemathesis_dir(&self) -> PathBuf {
+        self.root
+            .join(format!("venv-schemathesis-{SCHEMATHESIS_VERSION}"))
+    }
+
+    fn podinfo_dir(&self) -> PathBuf {
+        self.root.join(format!("podinfo-{PODINFO_VERSION}"))
+    }
+}
+
+/// Which optional groups of tools to install.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope {
+    /// The benchmark baselines (podinfo).
+    pub bench: bool,
+}
+
+/// Paths of the installed tools, for the steps that run them.
+#[derive(Debug)]
+pub struct Tools {
+    pub promtool: PathBuf,
+    pub shellcheck: PathBuf,
+    pub wrk: PathBuf,
+    pub nginx: PathBuf,
+    /// The `cargo-tarpaulin` binary (run as `cargo-tarpaulin tarpaulin …`).
+    pub tarpaulin: PathBuf,
+    pub schemathesis: PathBuf,
+    /// `None` when Go is missing or the scope excluded it.
+    pub podinfo: Option<PathBuf>,
+}
+
+/// Installs whatever is missing; prints one `ok` line per tool already present.
+pub fn setup(cache: &Cache, scope: Scope) -> Result<Tools> {
+    println!("tool cache: {}", cache.root.display());
+    std::fs::create_dir_all(&cache.root)
+        .with_context(|| format!("creating the tool cache {}", cache.root.display()))?;
+    ensure_debian(DEBIAN, is_root())?;
+    let tools = Tools {
+        promtool: debian_binary("prometheus"),
+        shellcheck: debian_binary("shellcheck"),
+        wrk: debian_binary("wrk"),
+        nginx: debian_binary("nginx"),
+        tarpaulin: ensure_tarpaulin(cache)?,
+        schemathesis: ensure_schemathesis(cache)?,
+        podinfo: if scope.bench {
+            ensure_podinfo(cache)?
+        } else {
+            None
+        },
+    };
+    Ok(tools)
+}
+
+fn debian_binary(package: &str) -> PathBuf {
+    DEBIAN
+        .iter()
+        .find(|d| d.package == package)
+        .map(|d| PathBuf::from(d.binary))
+        .expect("package is listed in DEBIAN")
+}
+
+/// Whether we run as root (the owner of `/proc/self` is our effective uid).
+fn is_root() -> bool {
+    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
+}
+
+/// `apt-get update` once and `apt-get install` the packages whose binary is missing; without
+/// root, fail naming the command to run (or only warn when just optional ones are missing).
+fn ensure_debian(packages: &[Debian], root: bool) -> Result<()> {
+    let missing: Vec<&Debian> = packages
+        .iter()
+        .filter(|d| {
+            let present = Path::new(d.binary).is_file();
+            if present {
+                println!("ok    {:<24} {}", d.package, d.binary);
+            }
+            !present
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let names = |required: bool| -> Vec<&str> {
+        missing
+            .iter()
+            .filter(|d| d.required == required)
+            .map(|d| d.package)
+            .collect()
+    };
+    let (required, optional) = (names(true), names(false));
+    if !root {
+        if required.is_empty() {
+            println!(
+                "warn  optional Debian packages missing (need root): {}",
+                optional.join(" ")
+            );
+            return Ok(());
+        }
+        bail!(
+            "Debian packages missing: {}. Installing them needs root; run \
+             `sudo apt-get update && sudo apt-get install -y --no-install-recommends {}` and retry",
+            required.join(" "),
+            missing
+                .iter()
+                .map(|d| d.package)
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
+    }
+    let started = Instant::now();
+    let apt = |args: &[&str]| {
+        let mut cmd = Command::new("apt-get");
+        cmd.args(args).env("DEBIAN_FRONTEND", "noninteractive");
+        cmd
+    };
+    proc::run(&mut apt(&["update"])).context("apt-get update")?;
+    let install = ["install", "-y", "--no-install-recommends"];
+    if !required.is_empty() {
+        proc::run(apt(&install).args(&required))
+            .with_context(|| format!("apt-get install {}", required.join(" ")))?;
+    }
+    for package in optional {
+        if let Err(err) = proc::run(apt(&install).arg(package)) {
+            println!("warn  optional package {package} did not install: {err:#}");
+        }
+    }
+    for d in &missing {
+        let present = Path::new(d.binary).is_file();
+        if d.required && !present {
+            bail!(
+                "apt-get installed {} but {} is still missing",
+                d.package,
+                d.binary
+            );
+        }
+        if present {
+            println!("new   {:<24} {}", d.package, d.binary);
+        }
+    }
+    println!(
+        "      Debian packages installed in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+/// `cargo install --locked cargo-tarpaulin --version <pin> --root <cache>/cargo-tarpaulin-<pin>`.
+fn ensure_tarpaulin(cache: &Cache) -> Result<PathBuf> {
+    let dir = cache.tarpaulin_dir();
+    let bin = dir.join("bin/cargo-tarpaulin");
+    let label = format!("cargo-tarpaulin {TARPAULIN_VERSION}");
+    if bin.is_file() {
+        println!("ok    {label:<24} {}", bin.display());
+        return Ok(bin);
+    }
+    let started = Instant::now();
+    let mut cmd = crate::cargo();
+    // Build outside the workspace so its profile and config do not leak into the tool's build.
+    cmd.current_dir(&cache.root)
+        .args([
+            "install",
+            "--locked",
+            "cargo-tarpaulin",
+            "--version",
+            TARPAULIN_VERSION,
+        ])
+        .arg("--root")
+        .arg(&dir);
+    proc::run(&mut cmd).with_context(|| format!("installing {label}"))?;
+    installed(&label, &bin, started)
+}
+
+/// A venv with `schemathesis==<pin>`; the marker file is written only once pip succeeded.
+fn ensure_schemathesis(cache: &Cache) -> Result<PathBuf> {
+    let dir = cache.schemathesis_dir();
+    let bin = dir.join("bin/schemathesis");
+    let marker = dir.join(".xtask-installed");
+    let label = format!("schemathesis {SCHEMATHESIS_VERSION}");
+    if bin.is_file() && marker.is_file() {
+        println!("ok    {label:<24} {}", bin.display());
+        return Ok(bin);
+    }
+    let started = Instant::now();
+    let python = proc::on_path("python3")
+        .context("schemathesis needs `python3` (3.9 or newer, with the venv module) on PATH")?;
+    // --clear: start from an empty venv should an earlier install have stopped half-way.
+    proc::run(
+        Command::new(&python)
+            .args(["-m", "venv", "--clear"])
+            .arg(&dir),
+    )
+    .with_context(|| {
+        format!("creating the venv for {label} (Debian: apt-get install python3-venv)")
+    })?;
+    proc::run(
+        Command::new(dir.join("bin/pip"))
+            .args([
+                "install",
+                "--quiet",
+                "--disable-pip-version-check",
+                "--no-input",
+            ])
+            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+    )
+    .with_context(|| format!("installing {label} with pip"))?;
+    std::fs::write(&marker, format!("schemathesis=={SCHEMATHESIS_VERSION}\n"))
+        .with_context(|| format!("writing {}", marker.display()))?;
+    installed(&label, &bin, started)
+}
+
+/// podinfo for the bench baseline, when Go is available; `None` (with a note) otherwise.
+fn ensure_podinfo(cache: &Cache) -> Result<Option<PathBuf>> {
+    let dir = cache.podinfo_dir();
+    let bin = dir.join("bin/podinfo");
+    let label = format!("podinfo {PODINFO_VERSION}");
+    if bin.is_file() {
+        println!("ok    {label:<24} {}", bin.display());
+        return Ok(Some(bin));
+    }
+    let Some(go) = proc::on_path("go").or_else(|| proc::on_path("/usr/local/go/bin/go")) else {
+        println!("skip  {label:<24} `go` not found: the bench runs without the podinfo baseline");
+        return Ok(None);
+    };
+    let started = Instant::now();
+    let mut cmd = Command::new(go);
+    // Outside any module, so `go install pkg@version` resolves only the pinned module.
+    cmd.current_dir(&cache.root)
+        .env("GOBIN", dir.join("bin"))
+        .env("GOFLAGS", "-mod=mod")
+        .arg("install")
+        .arg(format!("{PODINFO_PACKAGE}@{PODINFO_MODULE_VERSION}"));
+    proc::run(&mut cmd).with_context(|| format!("installing {label} with go install"))?;
+    installed(&label, &bin, started).map(Some)
+}
+
+fn installed(label: &str, bin: &Path, started: Instant) -> Result<PathBuf> {
+    if !bin.is_file() {
+        bail!(
+            "installing {label} finished but {} is missing",
+            bin.display()
+        );
+    }
+    println!(
+        "new   {label:<24} {} (installed in {:.1} s)",
+        bin.display(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(bin.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_dirs_carry_the_pinned_versions() {
+        let cache = Cache {
+            root: PathBuf::from("/c"),
+        };
+        assert_eq!(
+            cache.tarpaulin_dir(),
+            Path::new("/c/cargo-tarpaulin-0.37.5")
+        );
+        assert_eq!(
+            cache.schemathesis_dir(),
+            Path::new("/c/venv-schemathesis-4.32.5")
+        );
+        assert_eq!(cache.podinfo_dir(), Path::new("/c/podinfo-6.9.2"));
+    }
+
+    const MISSING: &str = "/nonexistent/xtask-test-binary";
+
+    #[test]
+    fn missing_required_packages_without_root_fail_with_the_command_to_run() {
+        let packages = [
+            Debian {
+                package: "present",
+                binary: "/bin/sh",
+                required: true,
+            },
+            Debian {
+                package: "absent",
+                binary: MISSING,
+                required: true,
+            },
+            Debian {
+                package: "nice",
+                binary: MISSING,
+                required: false,
+            },
+        ];
+        let err = ensure_debian(&packages, false)
+            .expect_err("needs root")
+            .to_string();
+        assert!(err.contains("Debian packages missing: absent."), "{err}");
+        assert!(
+            err.contains("apt-get install -y --no-install-recommends absent nice"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn missing_optional_packages_without_root_only_warn() {
+        let packages = [Debian {
+            package: "nice",
+            binary: MISSING,
+            required: false,
+        }];
+        ensure_debian(&packages, false).expect("a warning, not an error");
+        let present = [Debian {
+            package: "sh",
+            binary: "/bin/sh",
+            required: true,
+        }];
+        ensure_debian(&present, false).expect("nothing to do");
+    }
+
+    #[test]
+    fn every_debian_binary_is_an_absolute_path() {
+        for d in DEBIAN {
+            assert!(d.binary.starts_with('/'), "{d:?}");
+        }
+        assert_eq!(debian_binary("prometheus"), Path::new("/usr/bin/promtool"));
+    }
+}
