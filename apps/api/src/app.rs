@@ -14,7 +14,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::error_response;
 use crate::middleware;
-use crate::routes::{chaos, echo, health, info, store, token};
+use crate::routes::{cache, chaos, echo, health, info, jobs, store, token};
 use crate::state::AppState;
 
 /// Top-level OpenAPI metadata; the paths come from the handlers' `#[utoipa::path]`.
@@ -33,6 +33,8 @@ use crate::state::AppState;
         (name = "echo", description = "Echo requests, headers and environment"),
         (name = "store", description = "Content-addressed blob store"),
         (name = "token", description = "JSON Web Tokens"),
+        (name = "jobs", description = "Background jobs: enqueue, state, dead letters"),
+        (name = "cache", description = "Redis-backed cache (with --redis-url)"),
     )
 )]
 struct ApiDoc;
@@ -68,7 +70,11 @@ fn documented_routes(chaos_enabled: bool) -> OpenApiRouter<AppState> {
         .routes(routes!(store::write))
         .routes(routes!(store::read))
         .routes(routes!(token::issue))
-        .routes(routes!(token::validate));
+        .routes(routes!(token::validate))
+        .routes(routes!(jobs::enqueue, jobs::list))
+        .routes(routes!(jobs::get))
+        .routes(routes!(jobs::retry))
+        .routes(routes!(cache::write, cache::read, cache::delete));
     if chaos_enabled {
         router = router
             .routes(routes!(chaos::status))

@@ -201,6 +201,33 @@ pub struct Overrides {
     )]
     pub shutdown_timeout: Option<Duration>,
 
+    /// Redis for the job queue and /cache, e.g. redis://:password@host:6379/0; unset = in-memory
+    /// queue with an in-process worker, and no /cache.
+    #[arg(
+        long,
+        alias = "cache-server",
+        env = "BLUEPRINT_REDIS_URL",
+        hide_env_values = true
+    )]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key this service writes [default: blueprint:].
+    #[arg(long, env = "BLUEPRINT_QUEUE_PREFIX")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue_prefix: Option<String>,
+    /// Most jobs waiting; above it POST /jobs answers 503 with Retry-After [default: 100000].
+    #[arg(long, env = "BLUEPRINT_MAX_BACKLOG")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backlog: Option<u64>,
+    /// Runs allowed per job before it goes to the dead letters [default: 5].
+    #[arg(long, env = "BLUEPRINT_MAX_ATTEMPTS")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_attempts: Option<u32>,
+    /// Jobs the in-process worker runs at once (in-memory mode only) [default: 4].
+    #[arg(long, env = "BLUEPRINT_WORKER_CONCURRENCY")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub worker_concurrency: Option<usize>,
+
     /// Largest WebSocket message on /ws/echo, in bytes [default: 65536].
     #[arg(long, env = "BLUEPRINT_WS_MAX_MESSAGE_BYTES")]
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -273,6 +300,12 @@ pub struct Config {
     pub shutdown_timeout: Duration,
     pub ws_max_message_bytes: usize,
     pub ws_max_messages_per_second: u32,
+    #[serde(skip_serializing)]
+    pub redis_url: Option<SecretString>,
+    pub queue_prefix: String,
+    pub max_backlog: u64,
+    pub max_attempts: u32,
+    pub worker_concurrency: usize,
 }
 
 impl Default for Config {
@@ -309,6 +342,11 @@ impl Default for Config {
             shutdown_timeout: Duration::from_secs(10),
             ws_max_message_bytes: 64 * 1024,
             ws_max_messages_per_second: 50,
+            redis_url: None,
+            queue_prefix: "blueprint:".into(),
+            max_backlog: 100_000,
+            max_attempts: 5,
+            worker_concurrency: 4,
         }
     }
 }
@@ -427,6 +465,28 @@ impl Config {
         if self.data_path.as_os_str().is_empty() {
             return Err(invalid("--data-path", "must not be empty"));
         }
+        self.validate_urls()?;
+        if self.max_backlog == 0 || self.max_attempts == 0 || self.worker_concurrency == 0 {
+            return Err(invalid(
+                "--max-backlog",
+                "--max-backlog, --max-attempts and --worker-concurrency must be at least 1",
+            ));
+        }
+        if let Some(secret) = &self.jwt_secret {
+            use secrecy::ExposeSecret;
+            let len = secret.expose_secret().len();
+            if len < MIN_JWT_SECRET_BYTES {
+                return Err(invalid(
+                    "--jwt-secret",
+                    format!("is {len} bytes; use at least {MIN_JWT_SECRET_BYTES}"),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// `--backend-url` and `--redis-url` must be URLs with a scheme we speak.
+    fn validate_urls(&self) -> Result<(), ConfigError> {
         for url in &self.backend_url {
             match reqwest::Url::parse(url) {
                 Ok(u) if matches!(u.scheme(), "http" | "https") => {}
@@ -439,14 +499,18 @@ impl Config {
                 Err(e) => return Err(invalid("--backend-url", format!("{url}: {e}"))),
             }
         }
-        if let Some(secret) = &self.jwt_secret {
+        if let Some(url) = &self.redis_url {
             use secrecy::ExposeSecret;
-            let len = secret.expose_secret().len();
-            if len < MIN_JWT_SECRET_BYTES {
-                return Err(invalid(
-                    "--jwt-secret",
-                    format!("is {len} bytes; use at least {MIN_JWT_SECRET_BYTES}"),
-                ));
+            match reqwest::Url::parse(url.expose_secret()) {
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
+                Ok(u) => {
+                    return Err(invalid(
+                        "--redis-url",
+                        format!("scheme {} is not redis, rediss or unix", u.scheme()),
+                    ));
+                }
+                // The URL may hold a password: name the problem, never the value.
+                Err(e) => return Err(invalid("--redis-url", format!("not a URL ({e})"))),
             }
         }
         Ok(())
@@ -557,6 +621,9 @@ mod tests {
             (&["--backend-url", "ftp://example"], "--backend-url"),
             (&["--backend-url", "not a url"], "--backend-url"),
             (&["--jwt-secret", "short"], "--jwt-secret"),
+            (&["--redis-url", "http://localhost"], "--redis-url"),
+            (&["--redis-url", "not a url"], "--redis-url"),
+            (&["--max-backlog", "0"], "--max-backlog"),
         ];
         for (args, setting) in cases {
             let err = Config::load(&overrides(args)).expect_err("rejected");

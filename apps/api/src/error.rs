@@ -28,6 +28,12 @@ pub enum ApiError {
     /// A dependency is not available (503).
     #[error("{0}")]
     Unavailable(String),
+    /// Too busy to take this now: 503 with `Retry-After`, in seconds.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     /// Our fault; the cause is logged, not returned.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -79,10 +85,45 @@ impl IntoResponse for ApiError {
                 tracing::warn!(error = %message, "dependency unavailable");
                 error_response(StatusCode::SERVICE_UNAVAILABLE, message)
             }
+            Self::Busy {
+                message,
+                retry_after,
+            } => {
+                let mut response = error_response(StatusCode::SERVICE_UNAVAILABLE, message);
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(retry_after.as_secs().max(1)),
+                );
+                response
+            }
             Self::Internal(err) => {
                 tracing::error!(error = format!("{err:#}"), "request failed");
                 error_response(StatusCode::INTERNAL_SERVER_ERROR, "internal server error")
             }
+        }
+    }
+}
+
+impl From<jobs::QueueError> for ApiError {
+    fn from(err: jobs::QueueError) -> Self {
+        use jobs::QueueError as Q;
+        let message = err.to_string();
+        match err {
+            Q::UnknownKind { .. } => Self::bad_request(message),
+            Q::InvalidPayload { .. } => Self::Client {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                message,
+            },
+            Q::Backpressure { retry_after, .. } => Self::Busy {
+                message,
+                retry_after,
+            },
+            Q::NotFound(_) => Self::not_found(message),
+            Q::WrongState { .. } => Self::Client {
+                status: StatusCode::CONFLICT,
+                message,
+            },
+            Q::Unavailable(_) => Self::Unavailable(message),
         }
     }
 }

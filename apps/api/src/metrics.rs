@@ -58,9 +58,11 @@ pub struct Metrics {
 }
 
 impl Metrics {
-    /// Register the families into a fresh registry labelled with this build.
-    pub fn new(version: &str, revision: &str) -> Self {
+    /// Register the families (and the job producer's) into a fresh registry labelled with this
+    /// build.
+    pub fn new(version: &str, revision: &str, jobs: &jobs::metrics::JobMetrics) -> Self {
         let mut registry = telemetry::metrics::base_registry(version, revision);
+        jobs.register(&mut registry);
         let request_duration =
             Family::<RequestLabels, Histogram, fn() -> Histogram>::new_with_constructor(
                 latency_histogram,

@@ -29,7 +29,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::routes::store::Store;
 use crate::routes::token::JwtKeys;
-use crate::state::{AppState, Probes, REVISION, Shared, VERSION};
+use crate::state::{AppState, Jobs, Probes, REVISION, Shared, VERSION};
 use crate::stress::Stress;
 
 /// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
@@ -76,16 +76,47 @@ impl Application {
                 .map_or_else(|_| "localhost".to_owned(), |h| h.trim().to_owned())
         });
         let stress = Stress::start(config.stress_cpu, config.stress_memory);
+        let queue_config = jobs::QueueConfig {
+            max_attempts: config.max_attempts,
+            max_backlog: config.max_backlog,
+            ..jobs::QueueConfig::default()
+        };
+        let (queue, cache) = match &config.redis_url {
+            Some(url) => {
+                use secrecy::ExposeSecret as _;
+                let url = url.expose_secret();
+                let queue =
+                    jobs::redis::RedisQueue::connect(url, &config.queue_prefix, queue_config)
+                        .await
+                        .context("connecting the job queue to --redis-url")?;
+                let client = redis::Client::open(url).context("--redis-url")?;
+                let cache = redis::aio::ConnectionManager::new(client)
+                    .await
+                    .context("connecting the cache to --redis-url")?;
+                (jobs::Queue::Redis(queue), Some(cache))
+            }
+            None => (
+                jobs::Queue::Memory(jobs::MemoryQueue::new(queue_config)),
+                None,
+            ),
+        };
+        let job_metrics = jobs::metrics::JobMetrics::new();
         let state = AppState::new(Shared {
             probes: Arc::new(Probes::new(!config.unhealthy, !config.unready)),
             fault_injection: AtomicBool::new(false),
-            metrics: Metrics::new(VERSION, REVISION),
+            metrics: Metrics::new(VERSION, REVISION, &job_metrics),
             jwt,
             store: Store::open(config.data_path.clone()),
             http,
             hostname,
             num_cpu: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             started: Instant::now(),
+            jobs: Jobs {
+                queue,
+                registry: jobs::job::Registry::default(),
+                metrics: job_metrics,
+            },
+            cache,
             shutdown: CancellationToken::new(),
             config: Arc::new(config),
         });
@@ -124,6 +155,15 @@ impl Application {
         let config = Arc::clone(&state.config);
         let stop_accepting = CancellationToken::new();
         let connections = TaskTracker::new();
+        let port = self.listener.local_addr().map_or(config.port, |a| a.port());
+
+        // Background work stops with the connections, after the drain.
+        let background = TaskTracker::new();
+        if let jobs::Queue::Memory(_) = state.jobs.queue {
+            background.spawn(embedded_worker(&state, port).run(state.shutdown.clone()));
+        } else {
+            background.spawn(check_dependencies(state.clone()));
+        }
 
         let mut accept_loops = Vec::new();
         accept_loops.push(tokio::spawn(serve(
@@ -172,7 +212,12 @@ impl Application {
             shutdown_timeout_seconds = config.shutdown_timeout.as_secs_f64(),
             "stopped accepting; waiting for in-flight requests"
         );
-        if tokio::time::timeout(config.shutdown_timeout, connections.wait())
+        background.close();
+        let finished = async {
+            connections.wait().await;
+            background.wait().await;
+        };
+        if tokio::time::timeout(config.shutdown_timeout, finished)
             .await
             .is_err()
         {
@@ -184,6 +229,57 @@ impl Application {
             tracing::info!("all connections finished");
         }
         Ok(())
+    }
+}
+
+/// How often readiness re-checks the dependencies.
+const DEPENDENCY_CHECK_EVERY: Duration = Duration::from_secs(1);
+/// How long one dependency check may take before it counts as a failure.
+const DEPENDENCY_CHECK_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// The in-process worker of the in-memory mode, so `make run` runs jobs with no Redis.
+fn embedded_worker(state: &AppState, port: u16) -> jobs::worker::Worker {
+    jobs::worker::Worker::new(
+        state.jobs.queue.clone(),
+        state.jobs.registry.clone(),
+        jobs::job::JobContext {
+            http: state.http.clone(),
+            api_url: format!("http://127.0.0.1:{port}"),
+        },
+        state.jobs.metrics.clone(),
+        jobs::worker::WorkerConfig {
+            consumer: "embedded".to_owned(),
+            concurrency: state.config.worker_concurrency,
+            drain_timeout: state.config.shutdown_timeout,
+            ..jobs::worker::WorkerConfig::default()
+        },
+    )
+}
+
+/// Keep readiness in step with Redis: ping every second; a failure or a slow answer makes
+/// `/readyz` 503 until Redis answers again. No restart needed either way.
+async fn check_dependencies(state: AppState) {
+    let mut tick = tokio::time::interval(DEPENDENCY_CHECK_EVERY);
+    loop {
+        tokio::select! {
+            () = state.shutdown.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let ok = matches!(
+            tokio::time::timeout(DEPENDENCY_CHECK_TIMEOUT, state.jobs.queue.ping()).await,
+            Ok(Ok(()))
+        );
+        if ok != state.probes.dependencies_ok() {
+            if ok {
+                tracing::info!("redis answers again: ready");
+            } else {
+                tracing::warn!("redis does not answer: not ready");
+            }
+            state.probes.set_dependencies_ok(ok);
+        }
+        if let Ok(stats) = state.jobs.queue.stats().await {
+            state.jobs.metrics.set_stats(stats);
+        }
     }
 }
 

@@ -30,6 +30,8 @@ pub struct Probes {
     healthy: AtomicBool,
     ready: AtomicBool,
     draining: AtomicBool,
+    /// Whether the dependencies (Redis) answered the last check; true when there are none.
+    dependencies: AtomicBool,
 }
 
 impl Probes {
@@ -39,15 +41,26 @@ impl Probes {
             healthy: AtomicBool::new(healthy),
             ready: AtomicBool::new(ready),
             draining: AtomicBool::new(false),
+            dependencies: AtomicBool::new(true),
         }
     }
     /// Liveness.
     pub fn is_healthy(&self) -> bool {
         self.healthy.load(Ordering::Relaxed)
     }
-    /// Readiness: the latch is on and shutdown has not begun.
+    /// Readiness: the latch is on, the dependencies answer, and shutdown has not begun.
     pub fn is_ready(&self) -> bool {
-        self.ready.load(Ordering::Relaxed) && !self.draining.load(Ordering::Relaxed)
+        self.ready.load(Ordering::Relaxed)
+            && self.dependencies.load(Ordering::Relaxed)
+            && !self.draining.load(Ordering::Relaxed)
+    }
+    /// Record whether the dependencies answered.
+    pub fn set_dependencies_ok(&self, ok: bool) {
+        self.dependencies.store(ok, Ordering::Relaxed);
+    }
+    /// Whether the dependencies answered the last check.
+    pub fn dependencies_ok(&self) -> bool {
+        self.dependencies.load(Ordering::Relaxed)
     }
     /// Turn the readiness latch on or off.
     pub fn set_ready(&self, ready: bool) {
@@ -85,8 +98,20 @@ pub struct Shared {
     /// Logical CPUs available to the process, read once at start (reading it costs system calls).
     pub num_cpu: usize,
     pub started: Instant,
+    /// The job queue, its kinds and the producer metrics.
+    pub jobs: Jobs,
+    /// Redis for `/cache`, when `--redis-url` is set.
+    pub cache: Option<redis::aio::ConnectionManager>,
     /// Cancelled when shutdown begins; long-lived handlers (WebSocket, chunked) watch it.
     pub shutdown: CancellationToken,
+}
+
+/// The job side of the state.
+#[derive(Debug, Clone)]
+pub struct Jobs {
+    pub queue: jobs::Queue,
+    pub registry: jobs::job::Registry,
+    pub metrics: jobs::metrics::JobMetrics,
 }
 
 impl AppState {

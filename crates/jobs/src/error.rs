@@ -9,7 +9,7 @@ pub enum QueueError {
     #[error("unknown job kind {kind:?}; known kinds: {known}")]
     UnknownKind { kind: String, known: String },
     /// The payload does not fit the kind; `field` names the offending field when known.
-    #[error("invalid payload for {kind}: {message}")]
+    #[error("invalid payload for {kind}{}: {message}", field.as_ref().map_or_else(String::new, |f| format!(", field {f}")))]
     InvalidPayload {
         kind: String,
         field: Option<String>,

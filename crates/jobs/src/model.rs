@@ -1,12 +1,13 @@
 //! The data the queue stores and returns.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// A job id: a UUIDv7 (time-ordered), as a string.
 pub type JobId = String;
 
 /// Where a job is in its life.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum JobStatus {
     /// Waiting in the stream (or waiting for its retry time).
@@ -52,7 +53,7 @@ impl std::str::FromStr for JobStatus {
 }
 
 /// A request to enqueue a job.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct NewJob {
     /// The job kind, a registered `Job::NAME`.
     pub kind: String,
@@ -65,7 +66,7 @@ pub struct NewJob {
 }
 
 /// Everything known about a job, kept with a TTL.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct JobRecord {
     pub id: JobId,
     pub kind: String,
@@ -114,7 +115,7 @@ pub enum FailOutcome {
 }
 
 /// One page of a listing.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Page {
     pub jobs: Vec<JobRecord>,
     /// Pass back as `cursor` for the next page; `None` at the end.

@@ -42,6 +42,11 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         ok().into_response()
     } else if state.probes.is_draining() {
         error_response(StatusCode::SERVICE_UNAVAILABLE, "shutting down")
+    } else if !state.probes.dependencies_ok() {
+        error_response(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("{} queue unavailable", state.jobs.queue.backend()),
+        )
     } else {
         error_response(StatusCode::SERVICE_UNAVAILABLE, "not ready")
     }

@@ -1,10 +1,12 @@
 //! HTTP handlers, one module per area. Each handler documents itself with `#[utoipa::path]`, so the
 //! OpenAPI document at `/openapi.json` is generated from the code that serves it.
 
+pub mod cache;
 pub mod chaos;
 pub mod echo;
 pub mod health;
 pub mod info;
+pub mod jobs;
 pub mod store;
 pub mod token;
 

@@ -8,6 +8,7 @@ mod helpers;
 
 mod compat;
 mod config;
+mod jobs;
 mod routes;
 mod shutdown;
 mod traces;
