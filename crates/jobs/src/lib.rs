@@ -14,7 +14,7 @@
 //!
 //! * [`job`] — the [`Job`](job::Job) trait (a unique `NAME`, a serde payload, `run`), the demo kinds
 //!   of the course, and the [`Registry`](job::Registry) that validates payloads at enqueue.
-//! * [`queue`] — the [`Queue`](queue::Queue) contract over two backends: [`memory`] (embedded mode)
+//! * [`queue`] — the [`Queue`] contract over two backends: [`memory`] (embedded mode)
 //!   and [`redis`] (Redis Streams: consumer group, ack, reclaim, retries with backoff, dead letters,
 //!   idempotency keys, job state with a TTL, backpressure).
 

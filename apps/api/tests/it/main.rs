@@ -9,6 +9,7 @@ mod helpers;
 mod compat;
 mod config;
 mod jobs;
+mod redis_mode;
 mod routes;
 mod shutdown;
 mod traces;
