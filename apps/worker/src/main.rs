@@ -1,0 +1,98 @@
+//! `blueprint-worker` entry point: parse config, install telemetry, run jobs until a signal.
+
+use std::process::ExitCode;
+
+use blueprint_worker::app::{Application, VERSION};
+use blueprint_worker::config::{Cli, Config, EXIT_CONFIG};
+use clap::Parser as _;
+
+/// mimalloc instead of glibc malloc, as in blueprint-api (one allocator for both service images).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if err.use_stderr() => {
+            // One line naming the setting and the problem; `--help` has the rest.
+            let text = err.to_string();
+            let first = text.lines().next().unwrap_or("invalid arguments");
+            eprintln!("blueprint-worker: {}", first.trim_start_matches("error: "));
+            return exit(EXIT_CONFIG);
+        }
+        Err(err) => {
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+    };
+    let config = match Config::load(&cli.settings) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("blueprint-worker: {err}");
+            return exit(EXIT_CONFIG);
+        }
+    };
+    let telemetry = match telemetry::init(&telemetry::TelemetryConfig {
+        service_name: "blueprint-worker",
+        service_version: VERSION,
+        log_level: config.level.clone(),
+    }) {
+        Ok(guard) => guard,
+        Err(err) => {
+            eprintln!("blueprint-worker: invalid configuration: {err}");
+            return exit(EXIT_CONFIG);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("blueprint-worker: starting the runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async {
+        let app = Application::build(config).await?;
+        app.run_until_stopped(shutdown_signal()).await
+    });
+    // Flush spans after the jobs have drained, so the last jobs' spans are exported too.
+    telemetry.shutdown();
+    match result {
+        Ok(_report) => ExitCode::SUCCESS,
+        Err(err) => {
+            tracing::error!(error = format!("{err:#}"), "blueprint-worker failed");
+            eprintln!("blueprint-worker: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn exit(code: i32) -> ExitCode {
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+/// Resolves on the first SIGTERM or SIGINT; a second one exits at once with code 1.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot install signal handlers; shutdown only by kill -9");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutdown signal received"),
+        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutdown signal received"),
+    }
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        eprintln!("blueprint-worker: second signal received; exiting now");
+        std::process::exit(1);
+    });
+}
