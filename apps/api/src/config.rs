@@ -502,11 +502,17 @@ impl Config {
         if let Some(url) = &self.redis_url {
             use secrecy::ExposeSecret;
             match reqwest::Url::parse(url.expose_secret()) {
-                Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
+                Ok(u) if matches!(u.scheme(), "redis" | "unix" | "redis+unix") => {}
+                Ok(u) if u.scheme() == "rediss" => {
+                    return Err(invalid(
+                        "--redis-url",
+                        "rediss:// (TLS) is not supported by this build; use redis:// inside the cluster network",
+                    ));
+                }
                 Ok(u) => {
                     return Err(invalid(
                         "--redis-url",
-                        format!("scheme {} is not redis, rediss or unix", u.scheme()),
+                        format!("scheme {} is not redis or unix", u.scheme()),
                     ));
                 }
                 // The URL may hold a password: name the problem, never the value.
@@ -623,6 +629,7 @@ mod tests {
             (&["--jwt-secret", "short"], "--jwt-secret"),
             (&["--redis-url", "http://localhost"], "--redis-url"),
             (&["--redis-url", "not a url"], "--redis-url"),
+            (&["--redis-url", "rediss://host:6380"], "--redis-url"),
             (&["--max-backlog", "0"], "--max-backlog"),
         ];
         for (args, setting) in cases {
