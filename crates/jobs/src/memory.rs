@@ -200,7 +200,11 @@ impl MemoryQueue {
         s.receipts.insert(id.to_owned(), receipt.clone());
         s.pending
             .insert(id.to_owned(), (consumer.to_owned(), Instant::now()));
-        Some(Delivery { record, receipt })
+        Some(Delivery {
+            record,
+            receipt,
+            consumer: consumer.to_owned(),
+        })
     }
 
     pub async fn reserve(
@@ -240,6 +244,18 @@ impl MemoryQueue {
         s.receipts.get(&delivery.record.id) == Some(&delivery.receipt)
     }
 
+    pub async fn heartbeat(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        let mut s = self.state();
+        if !Self::current(&s, delivery) {
+            // Reclaimed by another consumer, or finished: nothing of ours to keep alive.
+            return Ok(());
+        }
+        if let Some(claim) = s.pending.get_mut(&delivery.record.id) {
+            *claim = (delivery.consumer.clone(), Instant::now());
+        }
+        Ok(())
+    }
+
     pub async fn ack(
         &self,
         delivery: &Delivery,
@@ -268,13 +284,19 @@ impl MemoryQueue {
     ) -> Result<FailOutcome, QueueError> {
         let mut s = self.state();
         let id = delivery.record.id.clone();
-        if Self::current(&s, delivery) {
+        let current = Self::current(&s, delivery);
+        if current {
             s.pending.remove(&id);
             s.receipts.remove(&id);
         }
         let Some(r) = s.records.get_mut(&id) else {
             return Err(QueueError::NotFound(id));
         };
+        if !current && r.status == JobStatus::Dead {
+            // A late report from a run that was lost and dead-lettered meanwhile: the job is
+            // already in the dead letters (once).
+            return Ok(FailOutcome::Dead);
+        }
         r.last_error = Some(error.to_owned());
         r.finished_at_ms = Some(now_ms());
         if permanent || r.attempts >= r.max_attempts {
@@ -290,6 +312,23 @@ impl MemoryQueue {
         Ok(FailOutcome::Retrying {
             backoff_ms: u64::try_from(backoff.as_millis()).unwrap_or(u64::MAX),
         })
+    }
+
+    /// A stalled job that has used all its runs: dead, not run again. Each of its runs was lost
+    /// (a worker crashed or stalled), so it may well be what kills them.
+    fn give_up(s: &mut State, id: &str) {
+        s.receipts.remove(id);
+        let Some(r) = s.records.get_mut(id) else {
+            return;
+        };
+        let reason = lost_reason(r.attempts);
+        tracing::warn!(job_id = %id, attempts = r.attempts, "{reason}: moved to the dead letters");
+        r.status = JobStatus::Dead;
+        r.last_error = Some(reason);
+        r.finished_at_ms = Some(now_ms());
+        s.dead_seq += 1;
+        let seq = s.dead_seq;
+        s.dead.insert(seq, id.to_owned());
     }
 
     pub async fn maintain(&self, consumer: &str) -> Result<Vec<Delivery>, QueueError> {
@@ -313,7 +352,13 @@ impl MemoryQueue {
         let mut reclaimed = Vec::new();
         for id in stalled {
             s.pending.remove(&id);
-            if let Some(d) = Self::claim(&mut s, &id, consumer) {
+            let spent = s
+                .records
+                .get(&id)
+                .is_some_and(|r| r.attempts >= r.max_attempts);
+            if spent {
+                Self::give_up(&mut s, &id);
+            } else if let Some(d) = Self::claim(&mut s, &id, consumer) {
                 reclaimed.push(d);
             }
         }
@@ -323,6 +368,12 @@ impl MemoryQueue {
         }
         Ok(reclaimed)
     }
+}
+
+/// `last_error` of a job dead-lettered because its runs kept being reclaimed (the same text as
+/// the Redis backend's).
+fn lost_reason(attempts: u32) -> String {
+    format!("worker lost the job {attempts} times (crashed or stalled)")
 }
 
 #[cfg(test)]
@@ -468,6 +519,93 @@ mod tests {
             q.get(&stale[0].record.id).await.expect("record").status,
             JobStatus::Succeeded
         );
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_consumer_keeps_heart_beating_is_never_reclaimed_and_its_ack_counts() {
+        let q = queue(QueueConfig {
+            visibility_timeout: Duration::from_millis(30),
+            ..QueueConfig::default()
+        });
+        let id = q.enqueue(job(None)).await.expect("enqueued").id;
+        let held = q.reserve("a", 1, Duration::ZERO).await.expect("reserve");
+        assert_eq!(held[0].consumer, "a");
+        // 10 × 10 ms = more than 3 visibility timeouts, a heartbeat every third of one.
+        for _ in 0..10 {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            q.heartbeat(&held[0]).await.expect("heartbeat");
+            assert!(
+                q.maintain("b").await.expect("maintain").is_empty(),
+                "a job with a live heartbeat is not reclaimed"
+            );
+        }
+        q.ack(&held[0], json!("done")).await.expect("ack");
+        let r = q.get(&id).await.expect("record");
+        assert_eq!((r.status, r.attempts), (JobStatus::Succeeded, 1));
+        assert_eq!(q.stats().await.expect("stats"), QueueStats::default());
+    }
+
+    #[tokio::test]
+    async fn a_heartbeat_from_a_reclaimed_run_does_not_keep_the_new_run_alive() {
+        let q = queue(QueueConfig {
+            visibility_timeout: Duration::from_millis(30),
+            ..QueueConfig::default()
+        });
+        q.enqueue(job(None)).await.expect("enqueued");
+        let stale = q.reserve("a", 1, Duration::ZERO).await.expect("reserve");
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let second = q.maintain("b").await.expect("maintain");
+        assert_eq!(second.len(), 1);
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        q.heartbeat(&stale[0]).await.expect("stale heartbeat");
+        let third = q.maintain("c").await.expect("maintain");
+        assert_eq!(
+            third.len(),
+            1,
+            "b's run stalled: the stale heartbeat did not save it"
+        );
+        assert_eq!(third[0].record.attempts, 3);
+    }
+
+    #[tokio::test]
+    async fn a_job_reclaimed_with_no_attempts_left_goes_to_the_dead_letters() {
+        let q = queue(QueueConfig {
+            max_attempts: 2,
+            visibility_timeout: Duration::from_millis(20),
+            ..QueueConfig::default()
+        });
+        let id = q.enqueue(job(None)).await.expect("enqueued").id;
+        q.reserve("a", 1, Duration::ZERO).await.expect("reserve");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        let second = q.maintain("b").await.expect("maintain");
+        assert_eq!(second[0].record.attempts, 2);
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(
+            q.maintain("c").await.expect("maintain").is_empty(),
+            "attempts == max_attempts: not run a third time"
+        );
+        let r = q.get(&id).await.expect("record");
+        assert_eq!(r.status, JobStatus::Dead);
+        assert_eq!(
+            r.last_error.as_deref(),
+            Some("worker lost the job 2 times (crashed or stalled)")
+        );
+        assert!(r.finished_at_ms.is_some());
+        assert_eq!(
+            q.stats().await.expect("stats"),
+            QueueStats {
+                depth: 0,
+                pending: 0,
+                dead: 1
+            }
+        );
+        let dead = q.list(JobStatus::Dead, None, 10).await.expect("list");
+        assert_eq!(dead.jobs.len(), 1);
+        // The run that was lost last reports late: it changes nothing any more.
+        q.ack(&second[0], json!("late")).await.expect("late ack");
+        assert_eq!(q.get(&id).await.expect("record").status, JobStatus::Dead);
+        // And it can be retried like any dead job.
+        assert_eq!(q.retry(&id).await.expect("retry").attempts, 0);
     }
 
     #[tokio::test]

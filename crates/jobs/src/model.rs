@@ -103,6 +103,9 @@ pub struct Delivery {
     pub record: JobRecord,
     /// Backend handle (the stream entry id in Redis).
     pub receipt: String,
+    /// The consumer this run was handed to: [`Queue::heartbeat`](crate::Queue::heartbeat) keeps
+    /// the claim in its name.
+    pub consumer: String,
 }
 
 /// What became of a failed run.

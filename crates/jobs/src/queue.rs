@@ -9,8 +9,15 @@
 //! * `reserve` hands out up to `max` jobs to one consumer (status → running, `attempts` + 1).
 //! * `ack` marks success; `fail` schedules a retry after an exponential backoff with jitter, or
 //!   moves the job to the dead letters when `attempts >= max_attempts` or the error is permanent.
+//! * `heartbeat` tells the queue that a run is still going: its claim counts as fresh again, so a
+//!   job that runs longer than `visibility_timeout` is not reclaimed while its worker is alive.
+//!   The worker loop sends one every `visibility_timeout / 3`. A heartbeat for a run that is no
+//!   longer current (reclaimed meanwhile, or finished) changes nothing, like a late ack.
 //! * `maintain` moves due retries back to the queue and reclaims jobs whose consumer has held them
-//!   longer than `visibility_timeout` (a crashed worker): at-least-once delivery.
+//!   longer than `visibility_timeout` without a heartbeat (a crashed or stalled worker):
+//!   at-least-once delivery. A reclaimed job that has already used its `max_attempts` runs is not
+//!   run again but dead-lettered ("worker lost the job N times (crashed or stalled)"), so a job
+//!   that kills its worker every time cannot circulate forever.
 //! * `retry` puts a dead job back in the queue with its attempts reset.
 
 use std::time::Duration;
@@ -37,7 +44,8 @@ pub struct QueueConfig {
     /// Largest retry delay.
     #[serde(with = "humantime_serde")]
     pub backoff_max: Duration,
-    /// A job held this long by a consumer without ack is handed to another (crash recovery).
+    /// A job held this long by a consumer without ack or heartbeat is handed to another (crash
+    /// recovery). Workers send a heartbeat every third of it while a job runs.
     #[serde(with = "humantime_serde")]
     pub visibility_timeout: Duration,
     /// Most jobs waiting; above it enqueue is refused (backpressure).
@@ -164,6 +172,12 @@ impl Queue {
         permanent: bool,
     ) -> Result<FailOutcome, QueueError> {
         dispatch!(self, q => q.fail(delivery, error, permanent))
+    }
+
+    /// The run of `delivery` is still going: refresh its claim so that `maintain` does not
+    /// reclaim it. Does nothing when the run is no longer current (reclaimed, or finished).
+    pub async fn heartbeat(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        dispatch!(self, q => q.heartbeat(delivery))
     }
 
     /// Housekeeping for `consumer`: due retries back to the queue, stalled jobs reclaimed.

@@ -10,7 +10,7 @@
 //! |---------------------|-------------|---------------|
 //! | `{p}jobs`           | stream      | The work queue. One entry (`id`, `kind`) per *queued run* of a job. Never trimmed: an entry is `XDEL`eted in the same script that `XACK`s it, so the stream only ever holds entries not yet delivered plus entries delivered and not yet acknowledged. |
 //! | `{p}workers`        | group of `{p}jobs` | The consumer group: `XREADGROUP … >` hands each entry to one consumer and keeps it in the pending entries list (PEL) until `XACK`; `XAUTOCLAIM` moves stalled entries to a live consumer. |
-//! | `{p}job:{id}`       | hash        | The [`JobRecord`], one field per record field (`payload` and `result` as JSON text) plus `entry` (the stream entry of the current run, the fencing token of acks) and `dead_entry` (its entry in `{p}dead`). `PEXPIRE record_ttl` on every write. A hash, not a JSON string, so that the Lua scripts change scalar fields without decoding the payload (Lua's cjson would re-encode numbers as doubles and empty arrays as objects). |
+//! | `{p}job:{id}`       | hash        | The [`JobRecord`], one field per record field (`payload` and `result` as JSON text) plus `entry` (the stream entry of the current run, the fencing token of acks), `claim` (the token of the claim call that started the current run, so that a retried claim is not counted twice) and `dead_entry` (its entry in `{p}dead`). `PEXPIRE record_ttl` on every write. A hash, not a JSON string, so that the Lua scripts change scalar fields without decoding the payload (Lua's cjson would re-encode numbers as doubles and empty arrays as objects). |
 //! | `{p}idem:{key}`     | string      | Idempotency key → job id, written with the record and the same TTL. |
 //! | `{p}delayed`        | sorted set  | Failed jobs waiting for their retry: score = due time, Unix ms (Redis clock). |
 //! | `{p}dead`           | stream      | Dead letters: jobs out of attempts or failed permanently (`id`, `kind`, `entry`, `attempts`, `reason`), and stream entries that could not be run at all (`entry`, `reason`, the raw `fields`). `retry` deletes the job's dead letter, so its length is exactly the number of dead letters. |
@@ -25,9 +25,18 @@
 //!   cannot exceed `max_backlog` nor create two jobs for one idempotency key.
 //! * **claim** (after `XREADGROUP` or `XAUTOCLAIM`) — status running, attempts + 1, started at;
 //!   entries with no `id` field or no record are acknowledged, deleted and dead-lettered with a
-//!   `reason`, so that a bad entry can never stall a consumer. `XREADGROUP` itself cannot run in
-//!   the script (a script cannot block), so a crash between the two leaves the entry in the PEL:
-//!   `XAUTOCLAIM` hands it out again after the visibility timeout — at-least-once.
+//!   `reason`, so that a bad entry can never stall a consumer. A job reclaimed by `XAUTOCLAIM`
+//!   with `attempts >= max_attempts` is not run again: every one of its runs was lost, so it is
+//!   dead-lettered ("worker lost the job N times (crashed or stalled)"). `XREADGROUP` itself
+//!   cannot run in the script (a script cannot block), so a crash between the two leaves the
+//!   entry in the PEL: `XAUTOCLAIM` hands it out again after the visibility timeout —
+//!   at-least-once. A claim that fails on a dropped connection (the first command after a Redis
+//!   restart) is sent once more, on the reconnected connection, so that entries just delivered do
+//!   not wait a visibility timeout; a token per call makes that second try harmless when the
+//!   first was applied and only its answer was lost.
+//! * **heartbeat** — `XCLAIM … 0 <entry> JUSTID` to the run's own consumer (resets the entry's
+//!   idle time, keeps its delivery counter), only while the record says the delivery is the
+//!   current run; see [`RedisQueue::heartbeat`] for the one race left and why it is harmless.
 //! * **ack** / **fail** — `XACK` + `XDEL` + record update (+ `ZADD {p}delayed` or
 //!   `XADD {p}dead`), only if the delivery is still the current run of the job: the record's
 //!   `entry` equals the receipt and its `attempts` equals the delivery's. A late ack from a run
@@ -65,12 +74,16 @@
 //!
 //! # Known limits (shared with the memory backend unless said otherwise)
 //!
-//! * No heartbeat: a job that runs longer than `visibility_timeout` is reclaimed and runs twice.
-//! * A reclaimed job gets `attempts + 1` even beyond `max_attempts`; only a reported failure can
-//!   make it dead, so a job that crashes its worker every time is reclaimed forever.
+//! * A job runs past `visibility_timeout` only as long as its worker sends heartbeats (the worker
+//!   loop does, every third of it): a worker that is alive but whose event loop is blocked for a
+//!   whole timeout, or cut off from Redis that long, loses its job to another worker.
+//! * (Redis only.) After a dropped connection, claim, heartbeat and ack are sent once more (a
+//!   second run of those scripts is harmless); other calls are not, so the first `fail` after a
+//!   Redis restart may fail once (the job then runs again after the visibility timeout), and so
+//!   may an enqueue (callers retry with an idempotency key).
 //! * A `fail` from a run that was reclaimed meanwhile changes nothing and answers
 //!   `Retrying { backoff_ms: 0 }` (the job is running again elsewhere). The memory backend
-//!   applies such a late failure to the record.
+//!   applies such a late failure to the record, unless the job is dead by then.
 //! * Stream entries that could not be run count in `stats().dead` (they are dead letters) but
 //!   are not in `list(Dead)`, which lists job records. `{p}dead` is never trimmed.
 
@@ -218,9 +231,24 @@ impl BlockingConns {
     }
 }
 
-/// The `CLAIM` script's answer: `(entry, record fields)` per claimed job, then the counts of
-/// dead-lettered and superseded entries.
-type ClaimReply = (Vec<(String, HashMap<String, String>)>, u64, u64);
+/// The `CLAIM` script's answer: `(entry, record fields)` per claimed job, the counts of
+/// dead-lettered and superseded entries, then `(job id, attempts)` per job dead-lettered because
+/// its runs were all lost.
+type ClaimReply = (
+    Vec<(String, HashMap<String, String>)>,
+    u64,
+    u64,
+    Vec<(String, u32)>,
+);
+
+/// How the entries given to the `CLAIM` script reached the consumer.
+#[derive(Debug, Clone, Copy)]
+enum ClaimKind {
+    /// New entries, from `XREADGROUP … >`.
+    Read,
+    /// Stalled entries, from `XAUTOCLAIM`: a job with no attempts left is dead-lettered instead.
+    Reclaim,
+}
 
 /// Bound a Redis call by [`OP_DEADLINE`] and map its error.
 async fn bounded<T>(
@@ -241,6 +269,13 @@ fn millis(d: Duration) -> u64 {
 
 fn is_nogroup(err: &redis::RedisError) -> bool {
     err.code() == Some("NOGROUP")
+}
+
+/// Whether `err` means the connection broke (broken pipe, reset, refused…) rather than Redis
+/// answering with an error or being slow: a command sent again, on the reconnected connection,
+/// may well work. A timeout is not one of them: Redis may be hung, and the deadline is spent.
+fn is_dropped_connection(err: &redis::RedisError) -> bool {
+    (err.is_connection_dropped() || err.is_io_error()) && !err.is_timeout()
 }
 
 impl RedisQueue {
@@ -324,13 +359,42 @@ impl RedisQueue {
         script: &Script,
         args: &[String],
     ) -> Result<T, QueueError> {
+        bounded(what, self.invoke(script, args)).await
+    }
+
+    /// [`eval`](Self::eval), tried a second time (within the same [`OP_DEADLINE`]) when the first
+    /// try fails on a dropped connection. After Redis restarts, the shared connection only learns
+    /// that its socket is dead from the first command sent on it, which fails with an I/O error
+    /// ("broken pipe") while the connection manager reconnects in the background; the second try
+    /// goes out on the new connection. Only for scripts that are safe to run twice: the second
+    /// try may follow a first that Redis did apply before the connection broke.
+    async fn eval_retrying<T: FromRedisValue>(
+        &self,
+        what: &str,
+        script: &Script,
+        args: &[String],
+    ) -> Result<T, QueueError> {
+        let twice = async {
+            match self.invoke(script, args).await {
+                Err(e) if is_dropped_connection(&e) => {
+                    tracing::info!(error = %e, script = what,
+                        "the connection to Redis dropped (restarted?); trying once more");
+                    self.invoke(script, args).await
+                }
+                other => other,
+            }
+        };
+        bounded(what, twice).await
+    }
+
+    async fn invoke<T: FromRedisValue>(&self, script: &Script, args: &[String]) -> RedisResult<T> {
         let mut invocation = script.prepare_invoke();
         invocation.arg(&self.inner.keys.prefix);
         for arg in args {
             invocation.arg(arg);
         }
         let mut conn = self.inner.conn.clone();
-        bounded(what, invocation.invoke_async(&mut conn)).await
+        invocation.invoke_async(&mut conn).await
     }
 
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued, QueueError> {
@@ -565,7 +629,12 @@ impl RedisQueue {
                 )));
             }
         };
-        self.claim(entries.iter().map(entry_job).collect()).await
+        self.claim(
+            consumer,
+            ClaimKind::Read,
+            entries.iter().map(entry_job).collect(),
+        )
+        .await
     }
 
     /// `XREADGROUP … STREAMS {p}jobs >` on a dedicated connection. A connection is returned to
@@ -612,16 +681,35 @@ impl RedisQueue {
         }
     }
 
-    /// Mark delivered entries as running (or dead-letter them); see the `CLAIM` script.
-    async fn claim(&self, entries: Vec<(String, String)>) -> Result<Vec<Delivery>, QueueError> {
+    /// Mark entries just handed to `consumer` as running (or dead-letter them); see the `CLAIM`
+    /// script. Retried once on a dropped connection: otherwise, right after a Redis restart, the
+    /// entries `XREADGROUP` just delivered would stay pending, not running, until the visibility
+    /// timeout. The claim token makes the retry safe when the first try was applied and only its
+    /// answer was lost: the script then hands the entries out as they are, without counting a
+    /// second attempt.
+    async fn claim(
+        &self,
+        consumer: &str,
+        kind: ClaimKind,
+        entries: Vec<(String, String)>,
+    ) -> Result<Vec<Delivery>, QueueError> {
         if entries.is_empty() {
             return Ok(Vec::new());
         }
-        let mut args = vec![self.inner.ttl_ms.to_string()];
+        let mode = match kind {
+            ClaimKind::Read => "read",
+            ClaimKind::Reclaim => "reclaim",
+        };
+        let mut args = vec![self.inner.ttl_ms.to_string(), mode.to_owned(), new_id()];
         for (entry, id) in entries {
             args.extend([entry, id]);
         }
-        let (claimed, buried, stale): ClaimReply = self.eval("claim", &CLAIM, &args).await?;
+        let (claimed, buried, stale, lost): ClaimReply =
+            self.eval_retrying("claim", &CLAIM, &args).await?;
+        for (id, attempts) in &lost {
+            tracing::warn!(job_id = %id, attempts, dead = %self.inner.keys.dead,
+                "a job whose every run was lost (its worker crashed or stalled) moved to the dead letters");
+        }
         if buried > 0 {
             tracing::warn!(
                 count = buried,
@@ -636,7 +724,11 @@ impl RedisQueue {
         let mut deliveries = Vec::with_capacity(claimed.len());
         for (receipt, fields) in claimed {
             match parse_record(&fields) {
-                Ok(record) => deliveries.push(Delivery { record, receipt }),
+                Ok(record) => deliveries.push(Delivery {
+                    record,
+                    receipt,
+                    consumer: consumer.to_owned(),
+                }),
                 Err(reason) => {
                     let id = fields.get("id").cloned().unwrap_or_default();
                     let args = [
@@ -658,6 +750,38 @@ impl RedisQueue {
         Ok(deliveries)
     }
 
+    /// `XCLAIM {p}jobs {p}workers <consumer> 0 <entry> JUSTID` in a script, only while the record
+    /// says this delivery is the current run (same `entry`, status running, same `attempts`).
+    /// `XCLAIM` with min-idle-time 0 resets the entry's idle time, which is what `XAUTOCLAIM`
+    /// compares with the visibility timeout; `JUSTID` keeps the delivery counter as it is.
+    ///
+    /// One race remains, on purpose: `maintain` runs `XAUTOCLAIM` and then the claim script, two
+    /// calls. A heartbeat landing between them finds the record unchanged and refreshes the entry
+    /// (for its own consumer); the claim script then still counts the new run, and the old run's
+    /// later heartbeats, ack and fail are stale. That only happens to a run that already missed
+    /// three heartbeats (a third of the timeout each), so the reclaim winning is the right call;
+    /// nothing runs without a record that says so.
+    pub async fn heartbeat(&self, delivery: &Delivery) -> Result<(), QueueError> {
+        let args = [
+            delivery.receipt.clone(),
+            delivery.record.id.clone(),
+            delivery.record.attempts.to_string(),
+            delivery.consumer.clone(),
+        ];
+        // Safe to send twice: a second XCLAIM of the same entry only resets its idle time again.
+        let outcome: String = self.eval_retrying("heartbeat", &HEARTBEAT, &args).await?;
+        match outcome.as_str() {
+            "ok" => Ok(()),
+            "stale" => {
+                tracing::debug!(job_id = %delivery.record.id,
+                    "heartbeat of a run that is no longer current ignored");
+                Ok(())
+            }
+            "missing" => Err(QueueError::NotFound(delivery.record.id.clone())),
+            other => Err(unexpected("heartbeat", other)),
+        }
+    }
+
     pub async fn ack(
         &self,
         delivery: &Delivery,
@@ -672,7 +796,9 @@ impl RedisQueue {
             result,
             self.inner.ttl_ms.to_string(),
         ];
-        let outcome: String = self.eval("ack", &ACK, &args).await?;
+        // Safe to send twice: once the first is applied, the second finds the run finished
+        // (stale) and changes nothing.
+        let outcome: String = self.eval_retrying("ack", &ACK, &args).await?;
         if outcome == "stale" {
             tracing::debug!(job_id = %delivery.record.id, "late ack of a reclaimed run ignored");
         }
@@ -777,8 +903,12 @@ impl RedisQueue {
                     "pending stream entries were deleted by hand; dropped from the PEL");
             }
             reclaimed.extend(
-                self.claim(reply.claimed.iter().map(entry_job).collect())
-                    .await?,
+                self.claim(
+                    consumer,
+                    ClaimKind::Reclaim,
+                    reply.claimed.iter().map(entry_job).collect(),
+                )
+                .await?,
             );
             if reply.next_stream_id == "0-0" || reclaimed.len() >= RECLAIM_BATCH {
                 break;
@@ -939,16 +1069,18 @@ return {'new', id}
     ))
 });
 
-/// ARGV: prefix, ttl_ms, then (entry, job id or '') pairs just delivered to a consumer.
-/// Returns `{ {{entry, record fields}...}, buried, stale }`.
+/// ARGV: prefix, ttl_ms, mode (`read`: new entries from `XREADGROUP`; `reclaim`: stalled ones
+/// from `XAUTOCLAIM`), claim token (unique per call), then (entry, job id or '') pairs just
+/// handed to a consumer. Returns `{ {{entry, record fields}...}, buried, stale, {{id, attempts}...} }`,
+/// the last list naming the jobs dead-lettered because their runs were all lost.
 static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(concat!(
         prelude!(),
         r"
-local ttl = ARGV[2]
+local ttl, reclaim, token = ARGV[2], ARGV[3] == 'reclaim', ARGV[4]
 local now = int(now_ms())
-local claimed, buried, stale = {}, 0, 0
-for i = 3, #ARGV, 2 do
+local claimed, buried, stale, lost = {}, 0, 0, {}
+for i = 5, #ARGV, 2 do
   local entry, id = ARGV[i], ARGV[i + 1]
   local key = job_key(id)
   if id == '' then
@@ -958,13 +1090,31 @@ for i = 3, #ARGV, 2 do
     bury(entry, id, 'job record missing (expired, or the entry was not written by the queue)')
     buried = buried + 1
   else
-    local cur = redis.call('HMGET', key, 'entry', 'status')
+    local cur = redis.call('HMGET', key, 'entry', 'status', 'attempts', 'max_attempts', 'kind',
+      'claim')
     if cur[1] ~= entry then
       -- Superseded: the job has moved on to another entry (or finished). Drop this one.
       finish_entry(entry)
       stale = stale + 1
+    elseif cur[6] == token and cur[2] == 'running' then
+      -- This very call was applied once already and its answer lost on a broken connection;
+      -- the caller tried again. The run is counted: hand it out as it is.
+      claimed[#claimed + 1] = {entry, redis.call('HGETALL', key)}
+    elseif reclaim and (tonumber(cur[3]) or 0) >= (tonumber(cur[4]) or math.huge) then
+      -- Every run so far was lost (the worker crashed or stalled, maybe because of this job):
+      -- no run left, so dead-lettered instead of run again.
+      local reason = 'worker lost the job ' .. cur[3] .. ' times (crashed or stalled)'
+      finish_entry(entry)
+      local dead_entry = redis.call('XADD', DEAD, '*', 'id', id, 'kind', cur[5], 'entry', entry,
+        'attempts', cur[3], 'permanent', '0', 'reason', reason)
+      redis.call('HSET', key, 'status', 'dead', 'dead_entry', dead_entry, 'last_error', reason,
+        'finished_at_ms', now)
+      redis.call('HDEL', key, 'entry')
+      redis.call('PEXPIRE', key, ttl)
+      set_state(id, cur[2], 'dead')
+      lost[#lost + 1] = {id, cur[3]}
     else
-      redis.call('HSET', key, 'status', 'running', 'started_at_ms', now)
+      redis.call('HSET', key, 'status', 'running', 'started_at_ms', now, 'claim', token)
       redis.call('HINCRBY', key, 'attempts', 1)
       redis.call('PEXPIRE', key, ttl)
       set_state(id, cur[2], 'running')
@@ -972,7 +1122,25 @@ for i = 3, #ARGV, 2 do
     end
   end
 end
-return {claimed, buried, stale}
+return {claimed, buried, stale, lost}
+"
+    ))
+});
+
+/// ARGV: prefix, entry, id, attempts, consumer. Refreshes the claim of a run that is still
+/// current; returns ok, stale (not the current run, or no longer pending) or missing.
+static HEARTBEAT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(concat!(
+        prelude!(),
+        r"
+local entry, id, attempts, consumer = ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local cur = redis.call('HMGET', job_key(id), 'entry', 'status', 'attempts')
+if not cur[2] then return 'missing' end
+if cur[1] ~= entry or cur[2] ~= 'running' or cur[3] ~= attempts then return 'stale' end
+-- Min idle time 0: always claimed, idle time reset. JUSTID: delivery counter unchanged.
+local refreshed = redis.call('XCLAIM', STREAM, GROUP, consumer, 0, entry, 'JUSTID')
+if #refreshed == 0 then return 'stale' end
+return 'ok'
 "
     ))
 });

@@ -2,13 +2,16 @@
 //!
 //! One loop claims jobs in batches while it has free slots (`concurrency`), runs each on its own
 //! task inside a span that continues the enqueuing request's trace, and acknowledges or fails it.
+//! While a job runs, its worker sends a heartbeat every third of the visibility timeout, so that
+//! long jobs are not mistaken for the jobs of a crashed worker.
 //! Every `maintain_every` it runs the queue's housekeeping (due retries back to the queue, jobs of
 //! crashed workers reclaimed) and refreshes the queue gauges.
 //!
 //! Shutdown: when the token is cancelled the loop stops claiming; runs in flight get until the
-//! drain deadline to finish. Anything unfinished stays unacknowledged and is reclaimed by another
-//! worker after the visibility timeout — at-least-once, never lost.
+//! drain deadline to finish. Anything unfinished stays unacknowledged, its heartbeats stop, and it
+//! is reclaimed by another worker after the visibility timeout — at-least-once, never lost.
 
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -22,6 +25,13 @@ use crate::job::{JobContext, Registry};
 use crate::metrics::{JobMetrics, KindLabels, OutcomeLabels};
 use crate::model::{Delivery, FailOutcome, now_ms};
 use crate::queue::Queue;
+
+/// Heartbeats per visibility timeout while a job runs: with 3, two heartbeats in a row may be lost
+/// (or late) before the job looks stalled.
+const HEARTBEATS_PER_TIMEOUT: u32 = 3;
+/// Shortest interval between two heartbeats of one run, whatever the visibility timeout (a zero
+/// timeout would otherwise make a busy loop).
+const MIN_HEARTBEAT_INTERVAL: Duration = Duration::from_millis(10);
 
 /// How a worker runs.
 #[derive(Debug, Clone)]
@@ -65,6 +75,9 @@ pub struct Worker {
     ctx: JobContext,
     metrics: JobMetrics,
     config: WorkerConfig,
+    /// Cancelled when the drain deadline passes: runs still going stop their heartbeats, so that
+    /// another worker reclaims them even if this process lives on.
+    abandoned: CancellationToken,
 }
 
 impl Worker {
@@ -82,11 +95,14 @@ impl Worker {
             ctx,
             metrics,
             config,
+            abandoned: CancellationToken::new(),
         }
     }
 
     /// Run until `shutdown` is cancelled, then drain.
-    pub async fn run(self, shutdown: CancellationToken) -> WorkerReport {
+    pub async fn run(mut self, shutdown: CancellationToken) -> WorkerReport {
+        // Its own token, not one shared with the clone it was made from.
+        self.abandoned = CancellationToken::new();
         let this = Arc::new(self);
         let slots = Arc::new(Semaphore::new(this.config.concurrency.max(1)));
         let runs = TaskTracker::new();
@@ -155,6 +171,7 @@ impl Worker {
             0
         };
         if abandoned > 0 {
+            this.abandoned.cancel();
             tracing::warn!(
                 abandoned,
                 "drain deadline passed; unfinished jobs will be reclaimed by another worker"
@@ -167,10 +184,22 @@ impl Worker {
     /// Due retries, reclaimed jobs (run here), queue gauges.
     async fn housekeeping(self: &Arc<Self>, runs: &TaskTracker, slots: &Arc<Semaphore>) {
         match self.queue.maintain(&self.config.consumer).await {
-            Ok(reclaimed) => {
-                for delivery in reclaimed {
+            Ok(mut waiting) => {
+                for delivery in &waiting {
                     tracing::warn!(job.id = %delivery.record.id, attempt = delivery.record.attempts, "reclaimed a stalled job");
-                    let Ok(permit) = Arc::clone(slots).acquire_owned().await else {
+                }
+                // Reclaimed jobs wait here for a free slot, possibly longer than the visibility
+                // timeout: they get heartbeats meanwhile (one schedule for the whole wait), or
+                // another worker would reclaim them again, spending an attempt each time.
+                waiting.reverse();
+                let mut ticks = self.heartbeat_ticks();
+                let span = tracing::Span::current();
+                while !waiting.is_empty() {
+                    let permit = tokio::select! {
+                        permit = Arc::clone(slots).acquire_owned() => permit,
+                        never = self.keep_alive(&waiting, &mut ticks, &span) => match never {},
+                    };
+                    let (Ok(permit), Some(delivery)) = (permit, waiting.pop()) else {
                         return;
                     };
                     let worker = Arc::clone(self);
@@ -184,6 +213,42 @@ impl Worker {
         }
         if let Ok(stats) = self.queue.stats().await {
             self.metrics.set_stats(stats);
+        }
+    }
+
+    /// The heartbeat schedule of a claim made now: every third of the visibility timeout, the
+    /// first one a third of it from now.
+    fn heartbeat_ticks(&self) -> tokio::time::Interval {
+        let every = (self.queue.config().visibility_timeout / HEARTBEATS_PER_TIMEOUT)
+            .max(MIN_HEARTBEAT_INTERVAL);
+        let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        // After a slow heartbeat, the next one is due a full interval later, not at once.
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        ticks
+    }
+
+    /// Send a heartbeat for each of `deliveries` at every tick, for ever (the caller drops this
+    /// future when the runs end): a job that runs longer than the visibility timeout is not
+    /// reclaimed while this worker is alive. A failed heartbeat is logged and the next one tries
+    /// again; two in a row may fail before the job is reclaimed. Once the drain deadline has
+    /// passed ([`WorkerReport::abandoned`]), no more heartbeats: the runs are left to others.
+    async fn keep_alive(
+        &self,
+        deliveries: &[Delivery],
+        ticks: &mut tokio::time::Interval,
+        span: &tracing::Span,
+    ) -> Infallible {
+        loop {
+            ticks.tick().await;
+            if self.abandoned.is_cancelled() {
+                return std::future::pending().await;
+            }
+            for delivery in deliveries {
+                if let Err(err) = self.queue.heartbeat(delivery).await {
+                    tracing::warn!(parent: span, job.id = %delivery.record.id, error = %err,
+                        "heartbeat failed; the job may be reclaimed if this goes on");
+                }
+            }
         }
     }
 
@@ -220,11 +285,17 @@ impl Worker {
                 .observe(lag_ms as f64 / 1000.0);
         }
         let started = std::time::Instant::now();
-        let result = self
+        let run = self
             .registry
             .run(&record.kind, record.payload.clone(), self.ctx.clone())
-            .instrument(span.clone())
-            .await;
+            .instrument(span.clone());
+        // Both polled by this task; the heartbeats stop (a call in flight is dropped) as soon as
+        // the run ends, before its ack or fail is sent.
+        let mut ticks = self.heartbeat_ticks();
+        let result = tokio::select! {
+            result = run => result,
+            never = self.keep_alive(std::slice::from_ref(&delivery), &mut ticks, &span) => match never {},
+        };
         self.metrics
             .duration
             .get_or_create(&kind)

@@ -126,6 +126,7 @@ async fn an_enqueued_job_is_reserved_then_acked_and_reads_as_succeeded_with_its_
             delivery.receipt.contains('-'),
             "receipt is the stream entry id"
         );
+        assert_eq!(delivery.consumer, "worker-a");
         assert_eq!(queue.stats().await.expect("stats"), stats(0, 1, 0));
 
         queue
@@ -426,6 +427,195 @@ async fn a_job_held_past_the_visibility_timeout_is_reclaimed_by_another_consumer
         assert_eq!(done.status, JobStatus::Succeeded);
         assert_eq!(done.result, Some(json!("b")));
         assert_eq!(queue.stats().await.expect("stats"), stats(0, 0, 0));
+    })
+    .await;
+}
+
+/// `(owner, delivery count)` of a pending entry, from `XPENDING`.
+async fn pending_entry(
+    conn: &mut MultiplexedConnection,
+    queue: &RedisQueue,
+    entry: &str,
+) -> Option<(String, u64)> {
+    let rows: Vec<(String, String, u64, u64)> = query(
+        conn,
+        redis::cmd("XPENDING")
+            .arg(format!("{}jobs", queue.prefix()))
+            .arg(format!("{}workers", queue.prefix()))
+            .arg(entry)
+            .arg(entry)
+            .arg(1),
+    )
+    .await;
+    rows.into_iter()
+        .next()
+        .map(|(_, owner, _, count)| (owner, count))
+}
+
+#[tokio::test]
+async fn a_job_whose_consumer_keeps_heart_beating_past_three_visibility_timeouts_is_never_reclaimed()
+ {
+    within(async {
+        let server = RedisServer::start().await;
+        let queue = connect(&server, config()).await;
+        let id = queue.enqueue(job(1)).await.expect("enqueue").id;
+        let held = queue
+            .reserve("consumer-a", 1, Duration::from_millis(100))
+            .await
+            .expect("reserve")
+            .pop()
+            .expect("a delivery");
+        assert_eq!(held.consumer, "consumer-a");
+
+        // A heartbeat every third of the 200 ms visibility timeout, for more than 3 timeouts;
+        // another consumer's housekeeping runs after each one.
+        let visibility = config().visibility_timeout;
+        let started = Instant::now();
+        while started.elapsed() < visibility * 3 + visibility / 2 {
+            tokio::time::sleep(visibility / 3).await;
+            queue.heartbeat(&held).await.expect("heartbeat");
+            assert!(
+                queue
+                    .maintain("consumer-b")
+                    .await
+                    .expect("maintain")
+                    .is_empty(),
+                "reclaimed after {:?} despite heartbeats",
+                started.elapsed()
+            );
+        }
+        let mut conn = raw(&server).await;
+        assert_eq!(
+            pending_entry(&mut conn, &queue, &held.receipt).await,
+            Some(("consumer-a".to_owned(), 1)),
+            "still held by its consumer; heartbeats do not count as deliveries"
+        );
+        let running = queue.get(&id).await.expect("get");
+        assert_eq!((running.status, running.attempts), (JobStatus::Running, 1));
+
+        queue.ack(&held, json!("done")).await.expect("ack");
+        let done = queue.get(&id).await.expect("get");
+        assert_eq!(done.status, JobStatus::Succeeded, "the ack was accepted");
+        assert_eq!(done.attempts, 1);
+        assert_eq!(done.result, Some(json!("done")));
+        assert_eq!(queue.stats().await.expect("stats"), stats(0, 0, 0));
+        // A heartbeat after the ack changes nothing.
+        queue.heartbeat(&held).await.expect("heartbeat after ack");
+        assert_eq!(queue.stats().await.expect("stats"), stats(0, 0, 0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_heartbeat_from_a_reclaimed_run_does_not_take_the_job_back_nor_keep_it_alive() {
+    within(async {
+        let server = RedisServer::start().await;
+        let queue = connect(&server, config()).await;
+        queue.enqueue(job(1)).await.expect("enqueue");
+        let stale = next_delivery(&queue, "consumer-a").await;
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        let second = queue.maintain("consumer-b").await.expect("maintain");
+        assert_eq!(second.len(), 1);
+        assert_eq!(second[0].consumer, "consumer-b");
+
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        queue.heartbeat(&stale).await.expect("stale heartbeat");
+        let mut conn = raw(&server).await;
+        let (owner, _) = pending_entry(&mut conn, &queue, &stale.receipt)
+            .await
+            .expect("still pending");
+        assert_eq!(
+            owner, "consumer-b",
+            "the stale heartbeat did not claim it back"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let third = queue.maintain("consumer-c").await.expect("maintain");
+        assert_eq!(
+            third.len(),
+            1,
+            "b stopped heart-beating: reclaimed, the stale heartbeat did not refresh it"
+        );
+        assert_eq!(third[0].record.attempts, 3);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_job_reclaimed_with_no_attempts_left_goes_to_the_dead_letters_instead_of_running_again() {
+    within(async {
+        let server = RedisServer::start().await;
+        let queue = connect(&server, config()).await;
+        let id = queue.enqueue(job(1)).await.expect("enqueue").id;
+        let mut last = next_delivery(&queue, "consumer-0").await;
+        // Runs 2 and 3 (= max_attempts) are reclaims of lost runs.
+        for attempt in 2..=3 {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let mut got = queue
+                .maintain(&format!("consumer-{attempt}"))
+                .await
+                .expect("maintain");
+            assert_eq!(got.len(), 1);
+            last = got.remove(0);
+            assert_eq!(last.record.attempts, attempt);
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        assert!(
+            queue
+                .maintain("consumer-4")
+                .await
+                .expect("maintain")
+                .is_empty(),
+            "attempts == max_attempts: not handed out a fourth time"
+        );
+
+        let dead = queue.get(&id).await.expect("get");
+        assert_eq!(dead.status, JobStatus::Dead);
+        assert_eq!(dead.attempts, 3);
+        assert_eq!(
+            dead.last_error.as_deref(),
+            Some("worker lost the job 3 times (crashed or stalled)")
+        );
+        assert!(dead.finished_at_ms.is_some());
+        assert_eq!(queue.stats().await.expect("stats"), stats(0, 0, 1));
+        let listed = queue.list(JobStatus::Dead, None, 10).await.expect("list");
+        assert_eq!(listed.jobs, vec![dead]);
+        assert!(
+            queue
+                .list(JobStatus::Running, None, 10)
+                .await
+                .expect("list")
+                .jobs
+                .is_empty()
+        );
+
+        let mut conn = raw(&server).await;
+        let letters: redis::streams::StreamRangeReply = query(
+            &mut conn,
+            redis::cmd("XRANGE")
+                .arg(format!("{}dead", queue.prefix()))
+                .arg("-")
+                .arg("+"),
+        )
+        .await;
+        assert_eq!(letters.ids.len(), 1);
+        let letter = &letters.ids[0];
+        assert_eq!(letter.get::<String>("id"), Some(id.clone()));
+        assert_eq!(letter.get::<String>("attempts").as_deref(), Some("3"));
+        let reason: String = letter.get("reason").expect("a reason");
+        assert!(reason.contains("lost"), "{reason}");
+        let xlen: u64 = query(
+            &mut conn,
+            redis::cmd("XLEN").arg(format!("{}jobs", queue.prefix())),
+        )
+        .await;
+        assert_eq!(xlen, 0, "the entry was acknowledged and deleted");
+
+        // The last lost run reports late: nothing changes. Then retry works as for any dead job.
+        queue.ack(&last, json!("late")).await.expect("late ack");
+        assert_eq!(queue.get(&id).await.expect("get").status, JobStatus::Dead);
+        let retried = queue.retry(&id).await.expect("retry");
+        assert_eq!((retried.status, retried.attempts), (JobStatus::Queued, 0));
+        assert_eq!(queue.stats().await.expect("stats"), stats(1, 0, 0));
     })
     .await;
 }
@@ -850,6 +1040,77 @@ async fn the_same_queue_recovers_after_a_redis_restart_and_keeps_every_job() {
             assert!(delivered.insert(d.record.id));
         }
         assert_eq!(delivered, ids);
+        assert_eq!(queue.stats().await.expect("stats"), stats(0, 0, 0));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_job_enqueued_before_a_redis_restart_is_claimed_within_a_second_after_it() {
+    within(async {
+        let mut server = RedisServer::aof().await;
+        // A visibility timeout far beyond the test's 1 s: a job whose claim failed would only
+        // come back through a reclaim, much later.
+        let queue = connect(
+            &server,
+            QueueConfig {
+                visibility_timeout: Duration::from_secs(30),
+                ..config()
+            },
+        )
+        .await;
+        let id = queue.enqueue(job(1)).await.expect("enqueue").id;
+
+        // The shared connection was in use before the restart and is not used in between: its
+        // first command after the restart (the claim) meets the dead socket.
+        server.restart().await;
+        let back = Instant::now();
+        let mut delivered = Vec::new();
+        let mut errors = Vec::new();
+        while delivered.is_empty() && back.elapsed() < Duration::from_secs(1) {
+            match queue.reserve("w", 1, Duration::from_millis(100)).await {
+                Ok(got) => delivered = got,
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        assert_eq!(
+            delivered.len(),
+            1,
+            "not claimed within 1 s of the restart; errors: {errors:?}"
+        );
+        assert_eq!(delivered[0].record.id, id);
+        assert_eq!(delivered[0].record.attempts, 1);
+        let record = queue.get(&id).await.expect("get");
+        assert_eq!((record.status, record.attempts), (JobStatus::Running, 1));
+        assert_eq!(queue.stats().await.expect("stats"), stats(0, 1, 0));
+        assert!(
+            errors.is_empty(),
+            "the claim was retried on the new connection, no error surfaced: {errors:?}"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn heartbeat_and_ack_sent_first_after_a_redis_restart_are_accepted() {
+    within(async {
+        let mut server = RedisServer::aof().await;
+        let queue = connect(&server, config()).await;
+        let id = queue.enqueue(job(1)).await.expect("enqueue").id;
+        let held = next_delivery(&queue, "w").await;
+
+        server.restart().await;
+        queue
+            .heartbeat(&held)
+            .await
+            .expect("the first heartbeat after the restart");
+        server.restart().await;
+        queue
+            .ack(&held, json!("after"))
+            .await
+            .expect("the first ack after the restart");
+        let done = queue.get(&id).await.expect("get");
+        assert_eq!((done.status, done.attempts), (JobStatus::Succeeded, 1));
         assert_eq!(queue.stats().await.expect("stats"), stats(0, 0, 0));
     })
     .await;
