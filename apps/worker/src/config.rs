@@ -110,8 +110,8 @@ pub struct Overrides {
         with = "humantime_serde::option"
     )]
     pub backoff_max: Option<Duration>,
-    /// A job held this long by a worker without ack is given to another (crash recovery); keep it
-    /// above the longest job's run time [default: 30s].
+    /// A job whose worker stopped renewing its claim (heartbeat every third of this) for this long
+    /// is given to another: crash recovery [default: 30s].
     #[arg(long, env = "BLUEPRINT_VISIBILITY_TIMEOUT", value_name = "DURATION", value_parser = humantime::parse_duration)]
     #[serde(
         skip_serializing_if = "Option::is_none",
