@@ -6,6 +6,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
+use jobs::QueueError;
 use jobs::model::{JobRecord, JobStatus, NewJob};
 use jobs::queue::{Queue, QueueConfig};
 use jobs::redis::RedisQueue;
@@ -232,5 +233,85 @@ pub async fn wait_for_status(
             status.as_str()
         );
         tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// Enqueue `count` jobs of `kind` with `payload` over 64 concurrent lanes (the queue multiplexes
+/// them on one connection, so Redis sees them pipelined); returns their ids, in no order.
+pub async fn enqueue_many(
+    queue: &Queue,
+    count: usize,
+    kind: &str,
+    payload: &serde_json::Value,
+) -> Vec<String> {
+    const LANES: usize = 64;
+    let mut lanes = tokio::task::JoinSet::new();
+    for lane in 0..LANES {
+        let n = count / LANES + usize::from(lane < count % LANES);
+        let (queue, kind, payload) = (queue.clone(), kind.to_owned(), payload.clone());
+        lanes.spawn(async move {
+            let mut ids = Vec::with_capacity(n);
+            for _ in 0..n {
+                ids.push(enqueue(&queue, &kind, payload.clone()).await);
+            }
+            ids
+        });
+    }
+    let mut ids = Vec::with_capacity(count);
+    while let Some(lane) = lanes.join_next().await {
+        ids.extend(lane.expect("an enqueue lane"));
+    }
+    ids
+}
+
+/// The records of `ids` (read over 16 concurrent lanes), in no order; panics if one is missing.
+pub async fn records(queue: &Queue, ids: &[String]) -> Vec<JobRecord> {
+    const LANES: usize = 16;
+    let mut lanes = tokio::task::JoinSet::new();
+    for chunk in ids.chunks(ids.len().div_ceil(LANES).max(1)) {
+        let (queue, chunk) = (queue.clone(), chunk.to_vec());
+        lanes.spawn(async move {
+            let mut records = Vec::with_capacity(chunk.len());
+            for id in &chunk {
+                match queue.get(id).await {
+                    Ok(record) => records.push(record),
+                    Err(err) => panic!("job {id}: {err}"),
+                }
+            }
+            records
+        });
+    }
+    let mut all = Vec::with_capacity(ids.len());
+    while let Some(lane) = lanes.join_next().await {
+        all.extend(lane.expect("a read lane"));
+    }
+    all
+}
+
+/// Jobs out of the queue's hands: `total` minus those waiting (`depth`, retry waits included)
+/// and those claimed and not acknowledged (`pending`). For jobs that cannot fail (`sleep`), that
+/// is the number succeeded. One atomic `stats` call.
+pub async fn finished(queue: &Queue, total: usize) -> Result<usize, QueueError> {
+    let stats = queue.stats().await?;
+    let open = usize::try_from(stats.depth + stats.pending).expect("fits usize");
+    Ok(total.saturating_sub(open))
+}
+
+/// Poll [`finished`] until it reaches `at_least`; returns the count seen. A failed poll (the
+/// test's own connection reconnecting after a Redis restart) is retried. Panics after `limit`.
+pub async fn wait_finished(queue: &Queue, total: usize, at_least: usize, limit: Duration) -> usize {
+    let started = Instant::now();
+    loop {
+        let last = finished(queue, total).await;
+        if let Ok(done) = last
+            && done >= at_least
+        {
+            return done;
+        }
+        assert!(
+            started.elapsed() < limit,
+            "not {at_least} of {total} jobs finished within {limit:?}; last count {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
     }
 }

@@ -12,6 +12,9 @@ mod redis_support;
 
 mod admin;
 mod config;
+mod crash;
+mod malformed;
 mod processing;
 mod readiness;
 mod shutdown;
+mod traces;
