@@ -10,6 +10,9 @@
 //! the figures include the cost of the telemetry. wrk (one thread, 64 connections) loads each route
 //! after a 2 s warm-up; on 2 cores the load generator takes one, so nginx gets one worker.
 //!
+//! A jobs section follows (blueprint-worker against Celery on one Redis, see [`crate::bench_jobs`]);
+//! `--jobs-only` runs only that, `--no-jobs` only the HTTP part.
+//!
 //! Results go to `target/bench/report.md` and `report.json`. The targets are printed as PASS/MISS;
 //! a benchmark informs, it does not fail the build.
 
@@ -24,6 +27,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, Result, bail};
 use serde::Serialize;
 
+use crate::bench_jobs::{self, JobsReport};
 use crate::proc::{self, Server};
 use crate::tools::{self, Cache, PODINFO_MODULE_VERSION, PODINFO_VERSION, Scope, Tools};
 use crate::{cargo, http, target_dir};
@@ -105,10 +109,10 @@ impl TargetResult {
 
 /// A PASS/MISS line; `passed` is `None` when its baseline was not measured.
 #[derive(Debug, Serialize)]
-struct Check {
-    target: String,
-    measured: String,
-    passed: Option<bool>,
+pub struct Check {
+    pub target: String,
+    pub measured: String,
+    pub passed: Option<bool>,
 }
 
 #[derive(Debug, Serialize)]
@@ -126,15 +130,56 @@ struct Report {
     targets: Vec<TargetResult>,
     checks: Vec<Check>,
     notes: Vec<String>,
+    /// The jobs section (absent with `--no-jobs`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jobs: Option<JobsReport>,
+}
+
+/// The first three fields of `/proc/loadavg` (1, 5 and 15 minutes).
+pub fn loadavg() -> String {
+    fs::read_to_string("/proc/loadavg")
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
+/// Which parts of the bench run.
+#[derive(Debug)]
+pub struct Sections {
+    /// The HTTP part (blueprint-api vs nginx and podinfo).
+    pub http: bool,
+    /// The jobs part (blueprint-worker vs Celery).
+    pub jobs: Option<bench_jobs::Options>,
 }
 
 /// `cargo xtask bench`.
-pub fn bench(duration: Duration) -> Result<()> {
-    let duration_secs = duration.as_secs().max(1);
-    let loadavg_at_start = fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default();
+pub fn bench(duration: Duration, sections: &Sections) -> Result<()> {
     let tools = tools::setup(&Cache::from_env()?, Scope { bench: true })?;
+    let http = if sections.http {
+        Some(bench_http(&tools, duration)?)
+    } else {
+        None
+    };
+    let jobs = match &sections.jobs {
+        Some(options) => Some(bench_jobs::bench(&tools, options)?),
+        None => None,
+    };
+    if let Some(mut report) = http {
+        report.jobs = jobs;
+        write_report(&render_markdown(&report), &report)
+    } else {
+        let jobs = jobs.context("nothing to run: both sections are off")?;
+        let markdown = format!(
+            "# blueprint-worker benchmark\n\n{}",
+            bench_jobs::render_markdown(&jobs)
+        );
+        write_report(&markdown, &serde_json::json!({ "jobs": jobs }))
+    }
+}
+
+/// The HTTP part: blueprint-api against nginx and podinfo.
+fn bench_http(tools: &Tools, duration: Duration) -> Result<Report> {
+    let duration_secs = duration.as_secs().max(1);
+    let loadavg_at_start = loadavg();
     proc::run(cargo().args(["build", "--release", "-p", "blueprint-api"]))?;
 
     // A private temp dir, world-readable so nginx workers (user nobody when run as root) can read
@@ -154,7 +199,7 @@ pub fn bench(duration: Duration) -> Result<()> {
     // One api run to capture the bodies the nginx baseline serves; then nginx, which is also the
     // OTLP sink for the api's spans from here on.
     let captured = capture_bodies(&api)?;
-    let nginx = start_nginx(&tools, tmp, nginx_port, &captured)?;
+    let nginx = start_nginx(tools, tmp, nginx_port, &captured)?;
     let nginx_idle = nginx_rss_kib(nginx.pid(), "VmRSS")?;
 
     let startup_ms = measure_startup(&api)?;
@@ -166,7 +211,7 @@ pub fn bench(duration: Duration) -> Result<()> {
          go.mod lacks the /v6 suffix, so the Go module proxy serves only pseudo-versions, the newest being 6.9.2."
     )];
     let mut targets = vec![measure_api(
-        &tools,
+        tools,
         &api,
         &captured,
         duration_secs,
@@ -184,17 +229,17 @@ pub fn bench(duration: Duration) -> Result<()> {
         name: "nginx".into(),
         version: nginx_version(&tools.nginx),
         idle_rss_kib: nginx_idle,
-        routes: load_routes(&tools, &nginx, duration_secs)?,
+        routes: load_routes(tools, &nginx, duration_secs)?,
         peak_rss_kib: nginx_rss_kib(nginx.pid(), "VmHWM")?,
     });
     if let Some(podinfo) = &tools.podinfo {
-        targets.push(measure_podinfo(&tools, podinfo, tmp, duration_secs)?);
+        targets.push(measure_podinfo(tools, podinfo, tmp, duration_secs)?);
     } else {
         notes.push("podinfo is not installed (no `go`): its columns are empty.".into());
     }
     nginx.stop(STOP_GRACE)?;
 
-    let report = Report {
+    Ok(Report {
         duration_secs,
         warmup_secs: WARMUP.as_secs(),
         wrk_threads: WRK_THREADS,
@@ -206,8 +251,8 @@ pub fn bench(duration: Duration) -> Result<()> {
         startup_best_ms,
         targets,
         notes,
-    };
-    write_report(&report)
+        jobs: None,
+    })
 }
 
 /// Spawn → first 200 on /readyz, [`STARTUP_RUNS`] times, in milliseconds.
@@ -277,11 +322,10 @@ fn measure_podinfo(
     })
 }
 
-fn write_report(report: &Report) -> Result<()> {
+fn write_report(markdown: &str, report: &impl Serialize) -> Result<()> {
     let out_dir = target_dir().join("bench");
     fs::create_dir_all(&out_dir)?;
-    let markdown = render_markdown(report);
-    fs::write(out_dir.join("report.md"), &markdown)?;
+    fs::write(out_dir.join("report.md"), markdown)?;
     fs::write(
         out_dir.join("report.json"),
         serde_json::to_string_pretty(report)? + "\n",
@@ -723,7 +767,22 @@ fn render_markdown(report: &Report) -> String {
             .collect::<Vec<_>>()
     );
     let _ = writeln!(md, "## Targets\n");
-    for check in &report.checks {
+    render_checks(&mut md, &report.checks);
+    if !report.notes.is_empty() {
+        let _ = writeln!(md, "\n## Notes\n");
+        for note in &report.notes {
+            let _ = writeln!(md, "- {note}");
+        }
+    }
+    if let Some(jobs) = &report.jobs {
+        let _ = writeln!(md, "\n{}", bench_jobs::render_markdown(jobs));
+    }
+    md
+}
+
+/// One `- PASS|MISS|N/A target — measured …` line per check.
+pub fn render_checks(md: &mut String, checks: &[Check]) {
+    for check in checks {
         let verdict = match check.passed {
             Some(true) => "PASS",
             Some(false) => "MISS",
@@ -735,13 +794,6 @@ fn render_markdown(report: &Report) -> String {
             check.target, check.measured
         );
     }
-    if !report.notes.is_empty() {
-        let _ = writeln!(md, "\n## Notes\n");
-        for note in &report.notes {
-            let _ = writeln!(md, "- {note}");
-        }
-    }
-    md
 }
 
 #[cfg(test)]
@@ -834,6 +886,7 @@ Transfer/sec:      9.75MB
             targets,
             checks,
             notes: vec![],
+            jobs: None,
         };
         let md = render_markdown(&report);
         assert!(

@@ -9,9 +9,11 @@
 //!   started, probed for readiness and stopped with SIGTERM;
 //! - [`http`]: a tiny blocking HTTP/1.1 GET client over `std::net` (enough for probes and scrapes);
 //! - [`test`]: `test` and `lint` — fmt, clippy, shellcheck, tests, coverage, contract checks;
-//! - [`bench`]: the loopback benchmark against nginx and podinfo baselines.
+//! - [`bench`]: the loopback benchmark against nginx and podinfo baselines;
+//! - [`bench_jobs`]: its jobs section, blueprint-worker against Celery on one Redis.
 
 mod bench;
+mod bench_jobs;
 mod http;
 mod proc;
 mod test;
@@ -46,11 +48,27 @@ enum Cmd {
     Contract,
     /// Formatting check, clippy with warnings denied, shellcheck on the shell scripts.
     Lint,
-    /// Loopback benchmark of blueprint-api against nginx and podinfo; writes target/bench/report.{md,json}.
+    /// Loopback benchmark: blueprint-api vs nginx and podinfo, then blueprint-worker vs Celery;
+    /// writes target/bench/report.{md,json}.
     Bench {
         /// How long wrk loads each route, after a 2 s warm-up (humane form: `10s`, `500ms`, `1m`).
         #[arg(long, default_value = "10s", value_parser = parse_duration)]
         duration: Duration,
+        /// Only the jobs section (blueprint-worker vs Celery).
+        #[arg(long, conflicts_with = "no_jobs")]
+        jobs_only: bool,
+        /// Only the HTTP section (blueprint-api vs nginx and podinfo).
+        #[arg(long)]
+        no_jobs: bool,
+        /// Jobs enqueued per system in the jobs section.
+        #[arg(long, default_value_t = bench_jobs::DEFAULT_JOBS, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+        jobs: u32,
+        /// Jobs each worker runs at once in the jobs section (blueprint-worker and Celery alike).
+        #[arg(long, default_value_t = bench_jobs::DEFAULT_CONCURRENCY, value_parser = clap::value_parser!(u32).range(1..=1024))]
+        jobs_concurrency: u32,
+        /// Celery pools measured, comma-separated (`prefork`, `threads`); `none` skips Celery.
+        #[arg(long, default_value = "prefork,threads", value_delimiter = ',', value_parser = ["prefork", "threads", "none"])]
+        celery_pool: Vec<String>,
     },
     /// Release build of blueprint-api, run with the `make run` flags (extra args are passed on).
     Run {
@@ -68,7 +86,24 @@ fn main() -> ExitCode {
         Cmd::Test => test::test(),
         Cmd::Contract => test::contract_only(),
         Cmd::Lint => test::lint(),
-        Cmd::Bench { duration } => bench::bench(duration),
+        Cmd::Bench {
+            duration,
+            jobs_only,
+            no_jobs,
+            jobs,
+            jobs_concurrency,
+            celery_pool,
+        } => bench::bench(
+            duration,
+            &bench::Sections {
+                http: !jobs_only,
+                jobs: (!no_jobs).then(|| bench_jobs::Options {
+                    jobs: jobs as usize,
+                    concurrency: jobs_concurrency as usize,
+                    celery_pools: celery_pool.into_iter().filter(|p| p != "none").collect(),
+                }),
+            },
+        ),
         Cmd::Run { args } => run(&args),
     };
     match result {

@@ -221,6 +221,12 @@ impl Server {
         self.child.as_ref().map_or(0, Child::id)
     }
 
+    /// The exit status if the process has exited, without waiting (`None` while it runs).
+    pub fn try_wait(&mut self) -> Result<Option<ExitStatus>> {
+        let child = self.child.as_mut().context("server already stopped")?;
+        Ok(child.try_wait()?)
+    }
+
     /// Polls `GET <path>` every `poll` until it answers 200, failing after `limit` — or at once if
     /// the process exits — with the tail of its stderr. Returns the time from the first poll.
     pub fn wait_ready(&mut self, path: &str, limit: Duration, poll: Duration) -> Result<Duration> {

@@ -6,6 +6,7 @@
 //! <cache>/cargo-tarpaulin-0.37.5/bin/cargo-tarpaulin   cargo install --root
 //! <cache>/venv-schemathesis-4.32.5/bin/schemathesis    python3 -m venv + pip install
 //! <cache>/podinfo-6.9.2/bin/podinfo                    go install (bench baseline only)
+//! <cache>/venv-celery-5.7.0/bin/python                 python3 -m venv + pip install (bench only)
 //! ```
 //!
 //! The version is part of each directory name, so bumping a pin below installs beside the old one
@@ -43,6 +44,10 @@ pub const PODINFO_VERSION: &str = "6.9.2";
 pub const PODINFO_PACKAGE: &str = "github.com/stefanprodan/podinfo/cmd/podinfo";
 /// The module-proxy pseudo-version of podinfo 6.9.2 (commit e86405a8674e, 2025-09-10).
 pub const PODINFO_MODULE_VERSION: &str = "v1.8.1-0.20250910200901-e86405a8674e";
+
+/// Celery, the jobs baseline of the bench (`celery[redis]`, with its Redis transport): the newest
+/// release on PyPI, which installs on the machine's Python 3.11 (2026-11). Bench scope only.
+pub const CELERY_VERSION: &str = "5.7.0";
 
 /// A tool that comes from a Debian package, known to be installed when `binary` exists.
 #[derive(Debug)]
@@ -129,12 +134,16 @@ impl Cache {
     fn podinfo_dir(&self) -> PathBuf {
         self.root.join(format!("podinfo-{PODINFO_VERSION}"))
     }
+
+    fn celery_dir(&self) -> PathBuf {
+        self.root.join(format!("venv-celery-{CELERY_VERSION}"))
+    }
 }
 
 /// Which optional groups of tools to install.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Scope {
-    /// The benchmark baselines (podinfo).
+    /// The benchmark baselines (podinfo, Celery).
     pub bench: bool,
 }
 
@@ -150,6 +159,9 @@ pub struct Tools {
     pub schemathesis: PathBuf,
     /// `None` when Go is missing or the scope excluded it.
     pub podinfo: Option<PathBuf>,
+    /// The Python of the Celery venv, or why there is none (scope, or the install's error): the
+    /// bench reports the reason and goes on without the baseline.
+    pub celery: Result<PathBuf, String>,
 }
 
 /// Installs whatever is missing; prints one `ok` line per tool already present.
@@ -169,6 +181,15 @@ pub fn setup(cache: &Cache, scope: Scope) -> Result<Tools> {
             ensure_podinfo(cache)?
         } else {
             None
+        },
+        celery: if scope.bench {
+            ensure_celery(cache).map_err(|err| {
+                let text = format!("{err:#}");
+                println!("warn  celery {CELERY_VERSION:<17} not installed: {text}");
+                text
+            })
+        } else {
+            Err("not installed: setup ran without the bench scope".to_owned())
         },
     };
     Ok(tools)
@@ -296,21 +317,41 @@ fn ensure_tarpaulin(cache: &Cache) -> Result<PathBuf> {
 /// A venv with `schemathesis==<pin>`; the marker file is written only once pip succeeded.
 fn ensure_schemathesis(cache: &Cache) -> Result<PathBuf> {
     let dir = cache.schemathesis_dir();
-    let bin = dir.join("bin/schemathesis");
+    ensure_venv(
+        &dir,
+        &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
+        &dir.join("bin/schemathesis"),
+    )
+}
+
+/// A venv with `celery[redis]==<pin>`; returns its Python (the bench runs a script with it).
+fn ensure_celery(cache: &Cache) -> Result<PathBuf> {
+    let dir = cache.celery_dir();
+    ensure_venv(
+        &dir,
+        &format!("celery[redis]=={CELERY_VERSION}"),
+        &dir.join("bin/python"),
+    )
+}
+
+/// `python3 -m venv <dir>` + `pip install <requirement>`; `bin` is the path returned. Installed
+/// when the marker file exists, which is written only once pip succeeded.
+fn ensure_venv(dir: &Path, requirement: &str, bin: &Path) -> Result<PathBuf> {
     let marker = dir.join(".xtask-installed");
-    let label = format!("schemathesis {SCHEMATHESIS_VERSION}");
+    let label = requirement.replace("==", " ");
     if bin.is_file() && marker.is_file() {
         println!("ok    {label:<24} {}", bin.display());
-        return Ok(bin);
+        return Ok(bin.to_owned());
     }
     let started = Instant::now();
-    let python = proc::on_path("python3")
-        .context("schemathesis needs `python3` (3.9 or newer, with the venv module) on PATH")?;
+    let python = proc::on_path("python3").with_context(|| {
+        format!("{label} needs `python3` (3.9 or newer, with the venv module) on PATH")
+    })?;
     // --clear: start from an empty venv should an earlier install have stopped half-way.
     proc::run(
         Command::new(&python)
             .args(["-m", "venv", "--clear"])
-            .arg(&dir),
+            .arg(dir),
     )
     .with_context(|| {
         format!("creating the venv for {label} (Debian: apt-get install python3-venv)")
@@ -323,12 +364,12 @@ fn ensure_schemathesis(cache: &Cache) -> Result<PathBuf> {
                 "--disable-pip-version-check",
                 "--no-input",
             ])
-            .arg(format!("schemathesis=={SCHEMATHESIS_VERSION}")),
+            .arg(requirement),
     )
     .with_context(|| format!("installing {label} with pip"))?;
-    std::fs::write(&marker, format!("schemathesis=={SCHEMATHESIS_VERSION}\n"))
+    std::fs::write(&marker, format!("{requirement}\n"))
         .with_context(|| format!("writing {}", marker.display()))?;
-    installed(&label, &bin, started)
+    installed(&label, bin, started)
 }
 
 /// podinfo for the bench baseline, when Go is available; `None` (with a note) otherwise.
@@ -389,6 +430,7 @@ mod tests {
             Path::new("/c/venv-schemathesis-4.32.5")
         );
         assert_eq!(cache.podinfo_dir(), Path::new("/c/podinfo-6.9.2"));
+        assert_eq!(cache.celery_dir(), Path::new("/c/venv-celery-5.7.0"));
     }
 
     const MISSING: &str = "/nonexistent/xtask-test-binary";
