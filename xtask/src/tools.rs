@@ -15,7 +15,7 @@
 //! only after pip succeeded, so an interrupted install is redone rather than trusted.
 //!
 //! Debian packages come from the distribution (`apt-get`): the Debian release pins their versions
-//! (bookworm: wrk 4.1.0, nginx 1.22.1, prometheus/promtool 2.42.0, redis 7.0.15, shellcheck 0.9.0,
+//! (bookworm: wrk 4.1.0, nginx 1.22.1, prometheus/promtool 2.42.0, redis 7.0.15, openssl 3.0, shellcheck 0.9.0,
 //! hyperfine 1.15.0), so they are named here without a version and checked by binary path.
 
 use std::os::unix::fs::MetadataExt as _;
@@ -84,6 +84,12 @@ pub const DEBIAN: &[Debian] = &[
     Debian {
         package: "redis-server",
         binary: "/usr/bin/redis-server",
+        required: true,
+    },
+    // The TLS tests make a throwaway CA and server certificate with it (in the base image already).
+    Debian {
+        package: "openssl",
+        binary: "/usr/bin/openssl",
         required: true,
     },
     // Lints `.ci/run` and `scripts/*.sh`.

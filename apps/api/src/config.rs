@@ -502,17 +502,13 @@ impl Config {
         if let Some(url) = &self.redis_url {
             use secrecy::ExposeSecret;
             match reqwest::Url::parse(url.expose_secret()) {
-                Ok(u) if matches!(u.scheme(), "redis" | "unix" | "redis+unix") => {}
-                Ok(u) if u.scheme() == "rediss" => {
-                    return Err(invalid(
-                        "--redis-url",
-                        "rediss:// (TLS) is not supported by this build; use redis:// inside the cluster network",
-                    ));
-                }
+                // `rediss://` is TLS: the server certificate must chain to the system root
+                // store (SSL_CERT_FILE / SSL_CERT_DIR name a private CA).
+                Ok(u) if matches!(u.scheme(), "redis" | "rediss" | "unix" | "redis+unix") => {}
                 Ok(u) => {
                     return Err(invalid(
                         "--redis-url",
-                        format!("scheme {} is not redis or unix", u.scheme()),
+                        format!("scheme {} is not redis, rediss or unix", u.scheme()),
                     ));
                 }
                 // The URL may hold a password: name the problem, never the value.
@@ -629,13 +625,28 @@ mod tests {
             (&["--jwt-secret", "short"], "--jwt-secret"),
             (&["--redis-url", "http://localhost"], "--redis-url"),
             (&["--redis-url", "not a url"], "--redis-url"),
-            (&["--redis-url", "rediss://host:6380"], "--redis-url"),
             (&["--max-backlog", "0"], "--max-backlog"),
         ];
         for (args, setting) in cases {
             let err = Config::load(&overrides(args)).expect_err("rejected");
             assert_eq!(&err.setting, setting, "{args:?} → {err}");
         }
+    }
+
+    #[test]
+    fn redis_urls_with_and_without_tls_are_accepted_and_the_password_never_prints() {
+        for url in [
+            "redis://127.0.0.1:6379",
+            "rediss://host:6380",
+            "rediss://:hunter2@redis.example:6380/0",
+            "unix:///run/redis.sock",
+        ] {
+            let c = Config::load(&overrides(&["--redis-url", url])).expect("valid");
+            assert!(!format!("{c:?}").contains("hunter2"), "{url}");
+        }
+        let err = Config::load(&overrides(&["--redis-url", "http://:hunter2@host"]))
+            .expect_err("rejected");
+        assert!(!err.to_string().contains("hunter2"), "{err}");
     }
 
     #[test]

@@ -330,8 +330,9 @@ impl Config {
     }
 }
 
-/// Schemes the Redis client accepts in this build (no TLS: `rediss://` is not compiled in).
-const REDIS_SCHEMES: [&str; 3] = ["redis", "unix", "redis+unix"];
+/// Schemes the Redis client accepts. `rediss://` is TLS: the server certificate must chain to the
+/// system root store (`SSL_CERT_FILE` / `SSL_CERT_DIR` name a private CA).
+const REDIS_SCHEMES: [&str; 4] = ["redis", "rediss", "unix", "redis+unix"];
 
 fn check_redis_url(url: &str) -> Result<(), ConfigError> {
     // The message must not echo the URL: it may hold a password.
@@ -341,13 +342,14 @@ fn check_redis_url(url: &str) -> Result<(), ConfigError> {
         return Err(invalid(
             "--redis-url",
             format!(
-                "scheme {} is not one of {} (TLS is not built in)",
+                "scheme {} is not one of {}",
                 parsed.scheme(),
                 REDIS_SCHEMES.join(", ")
             ),
         ));
     }
-    if parsed.scheme() == "redis" && parsed.host_str().is_none_or(str::is_empty) {
+    if matches!(parsed.scheme(), "redis" | "rediss") && parsed.host_str().is_none_or(str::is_empty)
+    {
         return Err(invalid("--redis-url", "has no host"));
     }
     Ok(())
@@ -464,7 +466,7 @@ mod tests {
     fn nonsense_is_rejected_with_the_setting_named() {
         let cases: &[(&[&str], &str)] = &[
             (&["--redis-url", "http://127.0.0.1:6379"], "--redis-url"),
-            (&["--redis-url", "rediss://127.0.0.1:6379"], "--redis-url"),
+            (&["--redis-url", "rediss://"], "--redis-url"),
             (&["--redis-url", "not a url"], "--redis-url"),
             (&["--queue-prefix", ""], "--queue-prefix"),
             (&["--concurrency", "0"], "--concurrency"),
@@ -502,5 +504,13 @@ mod tests {
         let bad = Config::load(&overrides(&["--redis-url", "ftp://user:hunter2@x"]))
             .expect_err("bad scheme");
         assert!(!bad.to_string().contains("hunter2"), "{bad}");
+    }
+
+    #[test]
+    fn a_tls_redis_url_is_accepted_and_its_password_never_prints() {
+        let url = "rediss://user:hunter2@redis.example:6380/0";
+        let c = Config::load(&overrides(&["--redis-url", url])).expect("valid");
+        assert!(!format!("{c:?}").contains("hunter2"));
+        assert_eq!(c.redis_target(), "rediss://redis.example:6380/0");
     }
 }

@@ -304,12 +304,12 @@ impl Bounded for Checksum {
 
 impl Bounded for HttpProbe {
     fn check(&self) -> Result<(), (&'static str, String)> {
-        // The HTTP client is built without TLS (no network beyond the cluster is probed here);
-        // an https:// URL would fail every run, so it is refused at enqueue.
+        // The jobs' HTTP client is built without TLS, so an https:// URL would fail every run:
+        // it is refused at enqueue instead.
         if !self.url.starts_with("http://") {
             return Err((
                 "url",
-                "must be an http:// URL (this build has no TLS)".to_owned(),
+                "must be an http:// URL (the probe client has no TLS)".to_owned(),
             ));
         }
         if let Some(code) = self.expect_status

@@ -280,21 +280,45 @@ fn is_dropped_connection(err: &redis::RedisError) -> bool {
 
 impl RedisQueue {
     /// Connect to `url` (`redis://host:port/db`, `redis://:password@host`,
-    /// `redis://user:password@host`, `unix:///path`) and make sure the consumer group exists.
-    /// All keys start with `prefix` (e.g. `blueprint:`).
+    /// `redis://user:password@host`, `unix:///path`, or `rediss://…` for TLS) and make sure the
+    /// consumer group exists. All keys start with `prefix` (e.g. `blueprint:`).
     ///
-    /// `rediss://` (TLS) is refused: the `redis` crate is built without a TLS feature here.
+    /// With `rediss://`, the server's certificate must chain to the system root store
+    /// (rustls-native-certs: `/etc/ssl/certs`, or the files named by `SSL_CERT_FILE` /
+    /// `SSL_CERT_DIR`) and name the URL's host; see [`connect_with_root_ca`](Self::connect_with_root_ca)
+    /// to trust a private CA instead. An untrusted certificate fails the connection with
+    /// [`QueueError::Unavailable`] ("invalid peer certificate: UnknownIssuer").
     pub async fn connect(url: &str, prefix: &str, config: QueueConfig) -> Result<Self, QueueError> {
-        if url.starts_with("rediss://") || url.starts_with("valkeys://") {
-            return Err(QueueError::Unavailable(
-                "rediss:// (TLS) is not supported: the redis crate is built without a TLS \
-                 feature (enable tokio-rustls-comp in the workspace to add it); use redis://"
-                    .to_owned(),
-            ));
-        }
         // The URL may carry a password: it is never put in an error message.
         let client = redis::Client::open(url)
             .map_err(|e| QueueError::Unavailable(format!("invalid Redis URL: {e}")))?;
+        Self::connect_client(client, prefix, config).await
+    }
+
+    /// [`connect`](Self::connect) to a `rediss://` URL whose server certificate is trusted when
+    /// it chains to one of the CA certificates in `root_ca_pem` (PEM, one or more), *instead of*
+    /// the system root store. Any other scheme is refused.
+    pub async fn connect_with_root_ca(
+        url: &str,
+        root_ca_pem: &[u8],
+        prefix: &str,
+        config: QueueConfig,
+    ) -> Result<Self, QueueError> {
+        let tls = redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root_ca_pem.to_vec()),
+        };
+        // The URL may carry a password: it is never put in an error message.
+        let client = redis::Client::build_with_tls(url, tls)
+            .map_err(|e| QueueError::Unavailable(format!("invalid Redis TLS settings: {e}")))?;
+        Self::connect_client(client, prefix, config).await
+    }
+
+    async fn connect_client(
+        client: redis::Client,
+        prefix: &str,
+        config: QueueConfig,
+    ) -> Result<Self, QueueError> {
         let manager_config = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(CONNECT_TIMEOUT))
             .set_response_timeout(Some(RESPONSE_TIMEOUT))

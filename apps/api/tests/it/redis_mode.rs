@@ -181,3 +181,95 @@ async fn a_password_protected_redis_works_and_a_wrong_password_stops_the_start()
         "the password is not printed: {err:#}"
     );
 }
+
+/// `rediss://`: the job queue and `/cache` share the URL, and both go over TLS. The server's
+/// throwaway CA is trusted the production way, through the system root store: `SSL_CERT_FILE`,
+/// given to the api started as a child process (never set in this process).
+#[tokio::test]
+async fn over_tls_the_queue_and_the_cache_work_when_the_ca_is_trusted() {
+    let redis = RedisServer::tls().await;
+    let url = redis.url();
+    let ca_file = redis.tls_files().ca_cert.clone();
+    let app = tokio::task::spawn_blocking(move || {
+        crate::helpers::ChildApp::start(
+            &["--redis-url", &url],
+            &[("SSL_CERT_FILE", ca_file.to_str().expect("utf-8 path"))],
+        )
+    })
+    .await
+    .expect("the api started over TLS and answered /readyz 200");
+    let client = reqwest::Client::new();
+
+    let put = client
+        .put(format!("{}/cache/greeting", app.address))
+        .body("over tls")
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(put.status(), 202);
+    let got = client
+        .get(format!("{}/cache/greeting", app.address))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(got.status(), 200);
+    assert_eq!(got.text().await.expect("body"), "over tls");
+
+    let body: Value = client
+        .post(format!("{}/jobs", app.address))
+        .json(&json!({"kind": "sleep", "payload": {"duration_ms": 1}}))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    let id = body["id"].as_str().expect("id").to_owned();
+    // Play the worker over TLS: the job is in the Redis behind the TLS port.
+    let queue = jobs::redis::RedisQueue::connect_with_root_ca(
+        &redis.url(),
+        &redis.ca_cert(),
+        "blueprint:",
+        jobs::QueueConfig::default(),
+    )
+    .await
+    .expect("connect over TLS");
+    let claimed = queue
+        .reserve("test-worker", 10, Duration::from_secs(1))
+        .await
+        .expect("reserve");
+    assert_eq!(claimed.len(), 1);
+    assert_eq!(claimed[0].record.id, id);
+    queue.ack(&claimed[0], json!("done")).await.expect("ack");
+    let job: Value = client
+        .get(format!("{}/jobs/{id}", app.address))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(job["status"], "succeeded");
+}
+
+#[tokio::test]
+async fn over_tls_an_untrusted_certificate_stops_the_start_with_a_clear_error() {
+    let redis = RedisServer::tls().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    // The system root store (this process sets no SSL_CERT_FILE) does not hold the test CA.
+    let url = format!("rediss://:s3cret-pass@127.0.0.1:{}", redis.port());
+    let config = test_config(dir.path(), &["--redis-url", &url]);
+    let err = blueprint_api::server::Application::build(config)
+        .await
+        .expect_err("an untrusted certificate is an error at start");
+    let text = format!("{err:#}");
+    assert!(text.contains("--redis-url"), "{text}");
+    assert!(
+        text.contains("invalid peer certificate") && text.contains("UnknownIssuer"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("s3cret-pass"),
+        "the password is not printed: {text}"
+    );
+}

@@ -96,3 +96,61 @@ async fn a_payload_that_cannot_run_goes_to_the_dead_letters_without_retries() {
     let record = wait_for_status(&queue, &id, JobStatus::Dead, Duration::from_secs(10)).await;
     assert_eq!(record.attempts, 1, "{record:?}");
 }
+
+/// `rediss://`: the worker trusts the server's throwaway CA the production way, through the
+/// system root store (`SSL_CERT_FILE`, given to the child process only), and runs a job.
+#[tokio::test(flavor = "multi_thread")]
+async fn over_tls_a_job_is_run_when_the_ca_is_trusted() {
+    let redis = RedisServer::tls().await;
+    let prefix = unique_prefix();
+    let ca_file = redis.tls_files().ca_cert.clone();
+    let mut worker = WorkerProcess::spawn_with(
+        &["--redis-url", &redis.url(), "--queue-prefix", &prefix],
+        &[("SSL_CERT_FILE", ca_file.to_str().expect("utf-8 path"))],
+    );
+    worker
+        .wait_for("/readyz", 200, Duration::from_secs(10))
+        .await;
+    let queue = jobs::Queue::Redis(
+        jobs::redis::RedisQueue::connect_with_root_ca(
+            &redis.url(),
+            &redis.ca_cert(),
+            &prefix,
+            QueueConfig::default(),
+        )
+        .await
+        .expect("producer connects over TLS"),
+    );
+    let id = enqueue(&queue, "sleep", json!({ "duration_ms": 5 })).await;
+    let record = wait_for_status(&queue, &id, JobStatus::Succeeded, Duration::from_secs(10)).await;
+    assert_eq!(record.result, Some(json!({ "slept_ms": 5 })));
+}
+
+/// An untrusted certificate: the worker stays unready, keeps retrying, and logs why (without
+/// the password).
+#[tokio::test(flavor = "multi_thread")]
+async fn over_tls_an_untrusted_certificate_keeps_the_worker_unready_with_a_clear_log() {
+    let redis = RedisServer::tls().await;
+    let other = tempfile::tempdir().expect("tempdir");
+    let other_ca = crate::redis_support::make_ca(other.path(), "other-ca");
+    let url = format!("rediss://:s3cret-pass@127.0.0.1:{}", redis.port());
+    let mut worker = WorkerProcess::spawn_with(
+        &["--redis-url", &url, "--queue-prefix", &unique_prefix()],
+        &[("SSL_CERT_FILE", other_ca.to_str().expect("utf-8 path"))],
+    );
+    worker
+        .wait_for("/readyz", 503, Duration::from_secs(10))
+        .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !worker.logs().contains("invalid peer certificate") {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no certificate error logged:\n{}",
+            worker.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(worker.logs().contains("UnknownIssuer"), "{}", worker.logs());
+    assert!(!worker.logs().contains("s3cret-pass"), "{}", worker.logs());
+    assert!(worker.is_running(), "kept retrying instead of exiting");
+}

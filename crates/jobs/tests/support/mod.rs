@@ -4,10 +4,14 @@
 //! Each test starts its own server (about 20 ms) rather than sharing one: outage tests stop and
 //! restart theirs, and a server per test cannot outlive the test binary (a `static` would never be
 //! dropped, leaving the process behind).
+//!
+//! [`RedisServer::tls`] starts a server that only speaks TLS, with a throwaway CA and server
+//! certificate made by the `openssl` CLI in the server's temporary directory.
 
 #![allow(dead_code)]
 
 use std::net::TcpListener;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -33,7 +37,18 @@ pub struct RedisServer {
     dir: TempDir,
     aof: bool,
     password: Option<String>,
+    tls: Option<TlsFiles>,
     child: Option<Child>,
+}
+
+/// The certificates of a TLS server, in its temporary directory.
+pub struct TlsFiles {
+    /// The CA that signed the server certificate (PEM).
+    pub ca_cert: PathBuf,
+    /// The server certificate (PEM): `CN=127.0.0.1`, SAN `IP:127.0.0.1` and `DNS:localhost`.
+    pub server_cert: PathBuf,
+    /// The server's private key (PEM).
+    pub server_key: PathBuf,
 }
 
 impl RedisServer {
@@ -53,17 +68,37 @@ impl RedisServer {
         Self::launch_with(false, Some(password.to_owned())).await
     }
 
+    /// A server that only accepts TLS (`--port 0 --tls-port N`), with a certificate signed by a
+    /// CA made for this server alone (see [`ca_cert`](Self::ca_cert)); clients need no
+    /// certificate (`--tls-auth-clients no`).
+    pub async fn tls() -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory for redis-server");
+        let ca = make_ca(dir.path(), "ca");
+        let tls = make_server_cert(dir.path(), &ca);
+        Self::launch_in(dir, false, None, Some(tls)).await
+    }
+
     async fn launch(aof: bool) -> Self {
         Self::launch_with(aof, None).await
     }
 
     async fn launch_with(aof: bool, password: Option<String>) -> Self {
         let dir = tempfile::tempdir().expect("a temporary directory for redis-server");
+        Self::launch_in(dir, aof, password, None).await
+    }
+
+    async fn launch_in(
+        dir: TempDir,
+        aof: bool,
+        password: Option<String>,
+        tls: Option<TlsFiles>,
+    ) -> Self {
         let mut server = Self {
             port: 0,
             dir,
             aof,
             password,
+            tls,
             child: None,
         };
         for _ in 0..PORT_ATTEMPTS {
@@ -78,12 +113,35 @@ impl RedisServer {
         );
     }
 
-    /// `redis://127.0.0.1:{port}` (with `:password@` when the server requires one).
+    /// `redis://127.0.0.1:{port}` (with `:password@` when the server requires one), or
+    /// `rediss://…` for a [`tls`](Self::tls) server.
     pub fn url(&self) -> String {
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
         match &self.password {
-            Some(password) => format!("redis://:{password}@127.0.0.1:{}", self.port),
-            None => format!("redis://127.0.0.1:{}", self.port),
+            Some(password) => format!("{scheme}://:{password}@127.0.0.1:{}", self.port),
+            None => format!("{scheme}://127.0.0.1:{}", self.port),
         }
+    }
+
+    /// The certificates of a [`tls`](Self::tls) server.
+    pub fn tls_files(&self) -> &TlsFiles {
+        self.tls
+            .as_ref()
+            .expect("a server started with RedisServer::tls")
+    }
+
+    /// The CA certificate (PEM) that a client must trust to talk to a [`tls`](Self::tls) server.
+    pub fn ca_cert(&self) -> Vec<u8> {
+        std::fs::read(&self.tls_files().ca_cert).expect("read the test CA certificate")
+    }
+
+    /// The temporary directory of the server (certificates, log, data).
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
     }
 
     pub fn port(&self) -> u16 {
@@ -144,9 +202,20 @@ impl RedisServer {
     async fn spawn_and_wait(&mut self) -> bool {
         let dir = self.dir.path();
         let mut command = Command::new(REDIS_SERVER);
+        match &self.tls {
+            None => command.arg("--port").arg(self.port.to_string()),
+            Some(tls) => command
+                .args(["--port", "0", "--tls-port"])
+                .arg(self.port.to_string())
+                .arg("--tls-cert-file")
+                .arg(&tls.server_cert)
+                .arg("--tls-key-file")
+                .arg(&tls.server_key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca_cert)
+                .args(["--tls-auth-clients", "no"]),
+        };
         command
-            .arg("--port")
-            .arg(self.port.to_string())
             .args(["--bind", "127.0.0.1", "--save", "", "--daemonize", "no"])
             .arg("--dir")
             .arg(dir)
@@ -163,6 +232,9 @@ impl RedisServer {
         if let Some(password) = &self.password {
             command.arg("--requirepass").arg(password);
         }
+        // A TLS server cannot be PINGed in plain text: its readiness is the log line written
+        // after this spawn (the log is appended to across restarts).
+        let log_start = self.log().len();
         let mut child = command.spawn().expect("spawn /usr/bin/redis-server");
         let deadline = Instant::now() + READY_TIMEOUT;
         while Instant::now() < deadline {
@@ -170,7 +242,17 @@ impl RedisServer {
                 // Exited: most likely the port was taken meanwhile.
                 return false;
             }
-            if pong(self.port).await {
+            let ready = if self.tls.is_some() {
+                self.log()
+                    .get(log_start..)
+                    .is_some_and(|new| new.contains("Ready to accept connections"))
+                    && tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                        .await
+                        .is_ok()
+            } else {
+                pong(self.port).await
+            };
+            if ready {
                 self.child = Some(child);
                 return true;
             }
@@ -233,4 +315,81 @@ async fn pong(port: u16) -> bool {
         tokio::time::timeout(Duration::from_millis(500), attempt).await,
         Ok(Ok(true))
     )
+}
+
+/// A self-signed CA made by the `openssl` CLI: `{dir}/{name}.crt` and `{dir}/{name}.key`;
+/// returns the certificate's path. P-256 keys (fast to make), valid for two days.
+pub fn make_ca(dir: &Path, name: &str) -> PathBuf {
+    let cert = dir.join(format!("{name}.crt"));
+    let key = dir.join(format!("{name}.key"));
+    openssl(
+        Command::new("openssl")
+            .args(["req", "-x509", "-nodes", "-days", "2"])
+            .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+            .args(["-subj", &format!("/CN=blueprint test {name}")])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
+    cert
+}
+
+/// A server certificate for `127.0.0.1` / `localhost`, signed by the CA at `ca_cert` (its key
+/// next to it, as [`make_ca`] writes it).
+fn make_server_cert(dir: &Path, ca_cert: &Path) -> TlsFiles {
+    let ca_key = ca_cert.with_extension("key");
+    let server_key = dir.join("server.key");
+    let server_csr = dir.join("server.csr");
+    let server_cert = dir.join("server.crt");
+    let extensions = dir.join("server.ext");
+    std::fs::write(
+        &extensions,
+        "subjectAltName=IP:127.0.0.1,DNS:localhost\n\
+         basicConstraints=CA:FALSE\n\
+         keyUsage=critical,digitalSignature,keyEncipherment\n\
+         extendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the certificate extensions");
+    openssl(
+        Command::new("openssl")
+            .args(["req", "-nodes", "-subj", "/CN=127.0.0.1"])
+            .args(["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"])
+            .arg("-keyout")
+            .arg(&server_key)
+            .arg("-out")
+            .arg(&server_csr),
+    );
+    openssl(
+        Command::new("openssl")
+            .args(["x509", "-req", "-days", "2", "-set_serial", "2"])
+            .arg("-in")
+            .arg(&server_csr)
+            .arg("-CA")
+            .arg(ca_cert)
+            .arg("-CAkey")
+            .arg(&ca_key)
+            .arg("-extfile")
+            .arg(&extensions)
+            .arg("-out")
+            .arg(&server_cert),
+    );
+    TlsFiles {
+        ca_cert: ca_cert.to_owned(),
+        server_cert,
+        server_key,
+    }
+}
+
+/// Run an `openssl` command, panicking with its output if it fails.
+fn openssl(command: &mut Command) {
+    let output = command
+        .stdin(Stdio::null())
+        .output()
+        .expect("run the openssl CLI (Debian package openssl)");
+    assert!(
+        output.status.success(),
+        "{command:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }
