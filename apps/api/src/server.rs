@@ -16,10 +16,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -31,9 +27,6 @@ use crate::routes::store::Store;
 use crate::routes::token::JwtKeys;
 use crate::state::{AppState, Jobs, Probes, REVISION, Shared, VERSION};
 use crate::stress::Stress;
-
-/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// A bound, ready-to-run server.
 #[derive(Debug)]
@@ -166,7 +159,7 @@ impl Application {
         }
 
         let mut accept_loops = Vec::new();
-        accept_loops.push(tokio::spawn(serve(
+        accept_loops.push(tokio::spawn(service::http::serve(
             self.listener,
             app::router(state.clone()),
             config.http_server_timeout,
@@ -175,7 +168,7 @@ impl Application {
             connections.clone(),
         )));
         if let Some(listener) = self.metrics_listener {
-            accept_loops.push(tokio::spawn(serve(
+            accept_loops.push(tokio::spawn(service::http::serve(
                 listener,
                 app::metrics_router(state.clone()),
                 config.http_server_timeout,
@@ -280,55 +273,5 @@ async fn check_dependencies(state: AppState) {
         if let Ok(stats) = state.jobs.queue.stats().await {
             state.jobs.metrics.set_stats(stats);
         }
-    }
-}
-
-/// Accept connections on `listener` until `stop_accepting`; serve each on its own task.
-async fn serve(
-    listener: TcpListener,
-    router: Router,
-    header_timeout: Duration,
-    stop_accepting: CancellationToken,
-    finish: CancellationToken,
-    connections: TaskTracker,
-) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(header_timeout);
-    builder.http2().timer(TokioTimer::new());
-    let builder = Arc::new(builder);
-    loop {
-        let accepted = tokio::select! {
-            () = stop_accepting.cancelled() => return,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, _peer) = match accepted {
-            Ok(conn) => conn,
-            Err(err) => {
-                tracing::warn!(error = %err, "accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(router.clone());
-        let builder = Arc::clone(&builder);
-        let finish = finish.clone();
-        connections.spawn(async move {
-            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = finish.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "connection ended with an error");
-            }
-        });
     }
 }

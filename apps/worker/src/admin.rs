@@ -6,8 +6,8 @@
 //! | `/readyz` | 200 `{"status":"OK"}`; 503 `{"code":503,"message":…}` when Redis does not answer or shutdown began |
 //! | `/metrics` | Prometheus text 0.0.4, or OpenMetrics 1.0 when `Accept` asks for it |
 //!
-//! Served by a small hyper-util loop like blueprint-api's: [`serve`] accepts until told to stop,
-//! then asks open connections to finish (idle keep-alive connections close at once).
+//! Served by the accept loop blueprint-api uses (`service::http::serve`): [`serve`] accepts until
+//! told to stop, then asks open connections to finish (idle keep-alive connections close at once).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,9 +17,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use prometheus_client::registry::Registry;
 use serde_json::json;
 use tokio::net::TcpListener;
@@ -30,8 +27,6 @@ use crate::probes::Probes;
 
 /// Longest wait for a request's headers, so a stalled client cannot hold a connection forever.
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
-/// Pause after a failed `accept` (e.g. out of file descriptors) before trying again.
-const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
 /// What the admin handlers read.
 #[derive(Debug, Clone)]
@@ -90,45 +85,16 @@ pub async fn serve(
     stop: CancellationToken,
     grace: Duration,
 ) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_READ_TIMEOUT);
-    let builder = Arc::new(builder);
     let connections = TaskTracker::new();
-    loop {
-        let accepted = tokio::select! {
-            () = stop.cancelled() => break,
-            accepted = listener.accept() => accepted,
-        };
-        let (stream, _peer) = match accepted {
-            Ok(conn) => conn,
-            Err(err) => {
-                tracing::warn!(error = %err, "admin port: accept failed");
-                tokio::time::sleep(ACCEPT_BACKOFF).await;
-                continue;
-            }
-        };
-        let service = TowerToHyperService::new(router.clone());
-        let builder = Arc::clone(&builder);
-        let stop = stop.clone();
-        connections.spawn(async move {
-            let conn = builder.serve_connection(TokioIo::new(stream), service);
-            tokio::pin!(conn);
-            let result = tokio::select! {
-                result = conn.as_mut() => result,
-                () = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    conn.await
-                }
-            };
-            if let Err(err) = result {
-                tracing::debug!(error = %err, "admin connection ended with an error");
-            }
-        });
-    }
-    drop(listener);
+    service::http::serve(
+        listener,
+        router,
+        HEADER_READ_TIMEOUT,
+        stop.clone(),
+        stop,
+        connections.clone(),
+    )
+    .await;
     connections.close();
     if tokio::time::timeout(grace, connections.wait())
         .await

@@ -14,8 +14,6 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser};
-use figment::Figment;
-use figment::providers::{Format, Serialized, Toml, Yaml};
 use jobs::QueueConfig;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
@@ -180,51 +178,17 @@ impl Default for Config {
     }
 }
 
-/// A configuration error: one line naming the setting.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid configuration: {setting}: {problem}")]
-pub struct ConfigError {
-    pub setting: String,
-    pub problem: String,
-}
-
-fn invalid(setting: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        setting: setting.to_owned(),
-        problem: problem.into(),
-    }
-}
+pub use service::config::ConfigError;
+use service::config::invalid;
 
 impl Config {
     /// Layer defaults, the optional file and the overrides (flags and env), then validate.
     pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Self::default()));
-        if let Some(path) = &overrides.config {
-            if !path.is_file() {
-                return Err(invalid(
-                    "--config",
-                    format!("{} is not a readable file", path.display()),
-                ));
-            }
-            let is_yaml = path
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("yaml") || e.eq_ignore_ascii_case("yml"));
-            figment = if is_yaml {
-                figment.merge(Yaml::file_exact(path))
-            } else {
-                figment.merge(Toml::file_exact(path))
-            };
-        }
-        let config: Self = figment
-            .merge(Serialized::defaults(overrides))
-            .extract()
-            .map_err(|e| {
-                let setting = e
-                    .path
-                    .first()
-                    .map_or_else(|| "--config".to_owned(), |p| format!("--{p}"));
-                invalid(&setting, e.kind.to_string())
-            })?;
+        let config: Self = service::config::load_layered(
+            &Self::default(),
+            overrides.config.as_deref(),
+            overrides,
+        )?;
         config.validate()?;
         Ok(config)
     }

@@ -55,7 +55,8 @@ fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         let app = Application::build(config).await?;
-        app.run_until_stopped(shutdown_signal()).await
+        app.run_until_stopped(service::signals::shutdown_signal("blueprint-worker"))
+            .await
     });
     // Flush spans after the jobs have drained, so the last jobs' spans are exported too.
     telemetry.shutdown();
@@ -71,28 +72,4 @@ fn main() -> ExitCode {
 
 fn exit(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
-}
-
-/// Resolves on the first SIGTERM or SIGINT; a second one exits at once with code 1.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        tracing::error!("cannot install signal handlers; shutdown only by kill -9");
-        return std::future::pending().await;
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!(signal = "SIGTERM", "shutdown signal received"),
-        _ = int.recv() => tracing::info!(signal = "SIGINT", "shutdown signal received"),
-    }
-    tokio::spawn(async move {
-        tokio::select! {
-            _ = term.recv() => {}
-            _ = int.recv() => {}
-        }
-        eprintln!("blueprint-worker: second signal received; exiting now");
-        std::process::exit(1);
-    });
 }

@@ -1,0 +1,11 @@
+//! Process glue shared by blueprint-api and blueprint-worker, so both behave the same way:
+//!
+//! * [`config`] — embedded defaults → optional TOML/YAML file → flags and `BLUEPRINT_*` variables,
+//!   and one error type that names the setting (the binaries exit 64 with it).
+//! * [`signals`] — the first SIGTERM/SIGINT starts a graceful shutdown; a second exits 1 at once.
+//! * [`http`] — the accept loop on hyper-util with a header-read timeout, graceful connection
+//!   shutdown and a task tracker, so the caller decides when to stop accepting and when to finish.
+
+pub mod config;
+pub mod http;
+pub mod signals;
