@@ -13,3 +13,6 @@ mod redis_mode;
 mod routes;
 mod shutdown;
 mod traces;
+
+#[path = "../../../../crates/telemetry/tests/support/otlp.rs"]
+mod otlp;

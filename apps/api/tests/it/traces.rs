@@ -1,100 +1,16 @@
 //! Traces leave the process over OTLP/HTTP, continue the caller's trace, and are flushed at exit.
 //!
-//! A real OTLP/HTTP receiver runs inside the test (axum on a free loopback port, decoding the
-//! protobuf export requests with the OpenTelemetry protocol definitions), and the real binary
+//! A real OTLP/HTTP receiver runs inside the test (`crates/telemetry/tests/support/otlp.rs`: axum
+//! on a free loopback port, decoding the protobuf export requests), and the real binary
 //! exports to it, configured only by the standard `OTEL_*` variables.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
 use nix::sys::signal::Signal;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message as _;
-use tokio::sync::mpsc;
 
 use crate::helpers::ChildApp;
-
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
-
-/// An OTLP/HTTP trace receiver; every export request is sent down the channel.
-async fn start_receiver() -> (u16, mpsc::UnboundedReceiver<ExportTraceServiceRequest>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new()
-        .route(
-            "/v1/traces",
-            post(
-                |State(tx): State<mpsc::UnboundedSender<ExportTraceServiceRequest>>,
-                 body: Bytes| async move {
-                    let request = ExportTraceServiceRequest::decode(body)
-                        .expect("the exporter sends valid OTLP protobuf");
-                    let _ = tx.send(request);
-                    axum::http::StatusCode::OK
-                },
-            ),
-        )
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, rx)
-}
-
-/// A received span with its resource's service name.
-struct Received {
-    service: String,
-    span: Span,
-}
-
-/// Collect spans until one named `name` arrives or `limit` passes.
-async fn wait_for_span(
-    rx: &mut mpsc::UnboundedReceiver<ExportTraceServiceRequest>,
-    name: &str,
-    limit: Duration,
-) -> Received {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let request = tokio::time::timeout(left, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no span named {name:?} within {limit:?}"))
-            .expect("receiver open");
-        for rs in request.resource_spans {
-            let service = rs
-                .resource
-                .iter()
-                .flat_map(|r| r.attributes.iter())
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref())
-                .and_then(|v| match &v.value {
-                    Some(Value::StringValue(s)) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for ss in rs.scope_spans {
-                for span in ss.spans {
-                    if span.name == name {
-                        return Received { service, span };
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn attribute(span: &Span, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.clone())
-}
+use crate::otlp::{PARENT_SPAN_ID, TRACE_ID, attribute, hex, start_receiver, wait_for_span};
 
 fn traced_get(port: u16, path: &str) -> u16 {
     use std::io::{Read as _, Write as _};
@@ -191,12 +107,4 @@ async fn spans_buffered_at_sigterm_are_flushed_before_exit() {
     assert_eq!(got.service, "blueprint-api");
     let status = got.span.status.expect("a 5xx sets the span status");
     assert_eq!(status.code, 2, "STATUS_CODE_ERROR");
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }

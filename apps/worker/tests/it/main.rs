@@ -18,3 +18,6 @@ mod processing;
 mod readiness;
 mod shutdown;
 mod traces;
+
+#[path = "../../../../crates/telemetry/tests/support/otlp.rs"]
+mod otlp;

@@ -3,112 +3,19 @@
 //! The api stores the `traceparent` of `POST /jobs` in the job (tested in `apps/api`); here the
 //! worker binary runs a job carrying such a `traceparent` and exports its span over OTLP/HTTP to a
 //! receiver inside the test (axum on a free loopback port, decoding the protobuf export requests
-//! with the OpenTelemetry protocol definitions, as in `apps/api/tests/it/traces.rs`). Together the
+//! with the OpenTelemetry protocol definitions: `crates/telemetry/tests/support/otlp.rs`). Together the
 //! two prove one trace from `POST /jobs` through the worker's `job <kind>` span.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::routing::post;
 use jobs::model::{JobStatus, NewJob};
 use jobs::queue::QueueConfig;
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::any_value::Value;
-use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message as _;
 use serde_json::json;
-use tokio::sync::mpsc;
 
 use crate::helpers::{WorkerProcess, producer, unique_prefix, wait_for_status};
+use crate::otlp::{PARENT_SPAN_ID, TRACE_ID, attribute, hex, start_receiver, wait_for_span};
 use crate::redis_support::RedisServer;
-
-const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
-const PARENT_SPAN_ID: &str = "00f067aa0ba902b7";
-
-/// An OTLP/HTTP trace receiver on a free loopback port; every export request goes down the
-/// channel.
-async fn start_receiver() -> (u16, mpsc::UnboundedReceiver<ExportTraceServiceRequest>) {
-    let (tx, rx) = mpsc::unbounded_channel();
-    let app = axum::Router::new()
-        .route(
-            "/v1/traces",
-            post(
-                |State(tx): State<mpsc::UnboundedSender<ExportTraceServiceRequest>>,
-                 body: Bytes| async move {
-                    let request = ExportTraceServiceRequest::decode(body)
-                        .expect("the exporter sends valid OTLP protobuf");
-                    let _ = tx.send(request);
-                    axum::http::StatusCode::OK
-                },
-            ),
-        )
-        .with_state(tx);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind receiver");
-    let port = listener.local_addr().expect("addr").port();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (port, rx)
-}
-
-/// A received span with its resource's service name.
-struct Received {
-    service: String,
-    span: Span,
-}
-
-/// Collect spans until one named `name` arrives; panics after `limit`.
-async fn wait_for_span(
-    rx: &mut mpsc::UnboundedReceiver<ExportTraceServiceRequest>,
-    name: &str,
-    limit: Duration,
-) -> Received {
-    let deadline = Instant::now() + limit;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let request = tokio::time::timeout(left, rx.recv())
-            .await
-            .unwrap_or_else(|_| panic!("no span named {name:?} within {limit:?}"))
-            .expect("receiver open");
-        for rs in request.resource_spans {
-            let service = rs
-                .resource
-                .iter()
-                .flat_map(|r| r.attributes.iter())
-                .find(|kv| kv.key == "service.name")
-                .and_then(|kv| kv.value.as_ref())
-                .and_then(|v| match &v.value {
-                    Some(Value::StringValue(s)) => Some(s.clone()),
-                    _ => None,
-                })
-                .unwrap_or_default();
-            for ss in rs.scope_spans {
-                for span in ss.spans {
-                    if span.name == name {
-                        return Received { service, span };
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn attribute(span: &Span, key: &str) -> Option<Value> {
-    span.attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.clone())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_job_span_continues_the_trace_of_the_enqueuing_request() {
