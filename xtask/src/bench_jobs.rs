@@ -209,7 +209,7 @@ fn standing_notes(options: &Options) -> Vec<String> {
 }
 
 /// Starts redis-server on a free loopback port, without persistence, and waits for `PING`.
-fn start_redis(tmp: &Path) -> Result<Server> {
+pub fn start_redis(tmp: &Path) -> Result<Server> {
     let port = proc::free_port()?;
     let log = tmp.join("redis-server.log");
     let mut cmd = Command::new(REDIS_SERVER);

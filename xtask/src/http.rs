@@ -42,25 +42,67 @@ pub fn get(
     headers: &[(&str, &str)],
     timeout: Duration,
 ) -> Result<Response> {
+    request("GET", addr, path, headers, &[], timeout)
+}
+
+/// `POST path` on `addr` with a body (sent with its `Content-Length`).
+pub fn post(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response> {
+    request("POST", addr, path, headers, body, timeout)
+}
+
+/// One request on a fresh connection (`Connection: close`), answer read to EOF.
+fn request(
+    method: &str,
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    timeout: Duration,
+) -> Result<Response> {
     let mut stream = TcpStream::connect_timeout(&addr, timeout)
         .with_context(|| format!("connecting to {addr}"))?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
     let mut request = format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: xtask\r\nConnection: close\r\n"
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nUser-Agent: xtask\r\nConnection: close\r\n"
     );
     for (name, value) in headers {
         let _ = write!(request, "{name}: {value}\r\n");
     }
+    if method != "GET" {
+        let _ = write!(request, "Content-Length: {}\r\n", body.len());
+    }
     request.push_str("\r\n");
+    let mut bytes = request.into_bytes();
+    bytes.extend_from_slice(body);
     stream
-        .write_all(request.as_bytes())
-        .with_context(|| format!("sending GET {path} to {addr}"))?;
+        .write_all(&bytes)
+        .with_context(|| format!("sending {method} {path} to {addr}"))?;
     let mut raw = Vec::new();
     stream
         .read_to_end(&mut raw)
-        .with_context(|| format!("reading the answer to GET {path} from {addr}"))?;
-    parse_response(&raw).with_context(|| format!("parsing the answer to GET {path} from {addr}"))
+        .with_context(|| format!("reading the answer to {method} {path} from {addr}"))?;
+    parse_response(&raw)
+        .with_context(|| format!("parsing the answer to {method} {path} from {addr}"))
+}
+
+/// Percent-encodes a query-string value (RFC 3986 unreserved characters stay as they are).
+pub fn encode_query(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() * 3);
+    for byte in value.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-_.~".contains(&byte) {
+            out.push(char::from(byte));
+        } else {
+            let _ = write!(out, "%{byte:02X}");
+        }
+    }
+    out
 }
 
 /// Parses a complete HTTP/1.x response (as read to EOF).

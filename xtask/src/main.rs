@@ -10,12 +10,18 @@
 //! - [`http`]: a tiny blocking HTTP/1.1 GET client over `std::net` (enough for probes and scrapes);
 //! - [`test`]: `test` and `lint` — fmt, clippy, shellcheck, tests, coverage, contract checks;
 //! - [`bench`]: the loopback benchmark against nginx and podinfo baselines;
-//! - [`bench_jobs`]: its jobs section, blueprint-worker against Celery on one Redis.
+//! - [`bench_jobs`]: its jobs section, blueprint-worker against Celery on one Redis;
+//! - [`observability`]: rules, alerts, runbooks, routing and PromQL checked with their tools;
+//! - [`obs_live`]: the live alerting test on real Prometheus and Alertmanager binaries;
+//! - [`slo`]: SLOs as code, `config/slo/slos.yaml` → Prometheus recording rules and burn-rate alerts.
 
 mod bench;
 mod bench_jobs;
 mod http;
+mod obs_live;
+mod observability;
 mod proc;
+mod slo;
 mod test;
 mod tools;
 
@@ -44,6 +50,9 @@ enum Cmd {
     },
     /// Everything `make test` runs: setup, fmt, clippy, shellcheck, tests, coverage, contract checks.
     Test,
+    /// Only the observability checks: SLO rules, alerts, runbooks, promtool, amtool, and the live
+    /// alerting test on real Prometheus and Alertmanager binaries.
+    Observability,
     /// Only the contract checks against a live api (promtool, OpenMetrics, schemathesis, SIGTERM).
     Contract,
     /// Formatting check, clippy with warnings denied, shellcheck on the shell scripts.
@@ -70,6 +79,18 @@ enum Cmd {
         #[arg(long, default_value = "prefork,threads", value_delimiter = ',', value_parser = ["prefork", "threads", "none"])]
         celery_pool: Vec<String>,
     },
+    /// Generate the SLO rules from config/slo/slos.yaml into config/prometheus/rules/slos.rules.yaml.
+    Slo {
+        /// Only check that the committed rules match the source (what `make test` does).
+        #[arg(long, conflicts_with_all = ["profile", "out"])]
+        check: bool,
+        /// Render with a profile's shortened windows (e.g. `test`) instead of the production ones.
+        #[arg(long, requires = "out")]
+        profile: Option<String>,
+        /// Write here instead of the committed rules file.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Release build of blueprint-api, run with the `make run` flags (extra args are passed on).
     Run {
         /// Extra arguments for blueprint-api, after `--`.
@@ -85,6 +106,7 @@ fn main() -> ExitCode {
             .and_then(|cache| tools::setup(&cache, tools::Scope { bench }).map(|_| ())),
         Cmd::Test => test::test(),
         Cmd::Contract => test::contract_only(),
+        Cmd::Observability => test::observability_only(),
         Cmd::Lint => test::lint(),
         Cmd::Bench {
             duration,
@@ -104,6 +126,11 @@ fn main() -> ExitCode {
                 }),
             },
         ),
+        Cmd::Slo {
+            check,
+            profile,
+            out,
+        } => slo::command(check, profile.as_deref(), out.as_deref()),
         Cmd::Run { args } => run(&args),
     };
     match result {

@@ -2,8 +2,10 @@
 //!
 //! `test` runs every check in a fixed order, cheapest and most likely to fail first, and stops at
 //! the first failure with the step's name: setup → fmt → clippy → shellcheck → `cargo test` →
+//! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool) →
 //! coverage → contract checks against a live api (promtool, OpenMetrics, schemathesis, graceful
-//! shutdown). It ends with the line `xtask: N passed, 0 failed`.
+//! shutdown) → the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]). It ends
+//! with the line `xtask: N passed, 0 failed`.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -15,7 +17,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::proc::{self, Server};
 use crate::tools::{self, Cache, Scope, Tools};
-use crate::{cargo, http, root, target_dir};
+use crate::{cargo, http, obs_live, observability, root, slo, target_dir};
 
 /// Line coverage floor for `apps/api`, in percent; below it the coverage step fails.
 pub const COVERAGE_FLOOR_PERCENT: f64 = 80.0;
@@ -80,9 +82,74 @@ pub fn test() -> Result<()> {
     steps.run("cargo test", || {
         proc::run(cargo().args(["test", "--workspace"]))
     })?;
+    let rules = observability_static(&mut steps, &tools)?;
     steps.run("coverage", || coverage(&tools))?;
     contract(&mut steps, &tools)?;
+    steps.run(
+        "live alerting: Prometheus + Alertmanager + api + worker",
+        || observability_live(&tools, &rules),
+    )?;
     println!("total {:.0} s", started.elapsed().as_secs_f64());
+    steps.summary();
+    Ok(())
+}
+
+/// The static observability checks: the SLO rules match their source; every alert is complete,
+/// has a runbook and promtool cases; promtool and amtool pass. Returns the rules for the live test.
+fn observability_static(steps: &mut Steps, tools: &Tools) -> Result<observability::Rules> {
+    let spec = slo::Spec::load()?;
+    steps.run("SLO rules match config/slo/slos.yaml", || {
+        slo::check_committed(&spec)
+    })?;
+    let rules = observability::load_rules()?;
+    steps.run(
+        "alerts: labels, annotations, runbooks, promtool cases",
+        || {
+            observability::check_alert_metadata(&rules, &spec.runbook_base_url)?;
+            observability::check_runbooks(&rules)?;
+            observability::check_alert_tests(&rules)?;
+            println!(
+                "{} alerts, each complete, with a runbook and with firing and quiet promtool cases",
+                rules.alert_names().len()
+            );
+            Ok(())
+        },
+    )?;
+    steps.run("promtool check config + test rules", || {
+        observability::promtool(&tools.promtool)
+    })?;
+    steps.run("amtool check-config + routes test", || {
+        observability::amtool(&tools.amtool)
+    })?;
+    Ok(rules)
+}
+
+/// Every PromQL expression of the rules and docs (and dashboards), then the live test.
+fn observability_live(tools: &Tools, rules: &observability::Rules) -> Result<()> {
+    proc::run(cargo().args(["build", "-p", "blueprint-api", "-p", "blueprint-worker"]))?;
+    let mut exprs = rules.exprs.clone();
+    exprs.extend(observability::doc_exprs()?);
+    obs_live::run(
+        tools,
+        &obs_live::Binaries {
+            api: target_dir().join("debug/blueprint-api"),
+            worker: target_dir().join("debug/blueprint-worker"),
+        },
+        rules,
+        &exprs,
+    )
+}
+
+/// `cargo xtask live`: setup, the static observability checks, then the live alerting test.
+pub fn observability_only() -> Result<()> {
+    let mut steps = Steps::default();
+    let cache = Cache::from_env()?;
+    let tools = steps.run("setup", || tools::setup(&cache, Scope::default()))?;
+    let rules = observability_static(&mut steps, &tools)?;
+    steps.run(
+        "live alerting: Prometheus + Alertmanager + api + worker",
+        || observability_live(&tools, &rules),
+    )?;
     steps.summary();
     Ok(())
 }

@@ -15,8 +15,8 @@
 //! only after pip succeeded, so an interrupted install is redone rather than trusted.
 //!
 //! Debian packages come from the distribution (`apt-get`): the Debian release pins their versions
-//! (bookworm: wrk 4.1.0, nginx 1.22.1, prometheus/promtool 2.42.0, redis 7.0.15, openssl 3.0, shellcheck 0.9.0,
-//! hyperfine 1.15.0), so they are named here without a version and checked by binary path.
+//! (bookworm: wrk 4.1.0, nginx 1.22.1, prometheus/promtool 2.42.0, alertmanager/amtool 0.25.0,
+//! redis 7.0.15, openssl 3.0, shellcheck 0.9.0, hyperfine 1.15.0), so they are named here without a version and checked by binary path.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -74,10 +74,18 @@ pub const DEBIAN: &[Debian] = &[
         binary: "/usr/sbin/nginx",
         required: true,
     },
-    // `promtool check metrics` in the contract checks (the package also ships the server).
+    // promtool (`check metrics`, `check config`, `test rules`) and the Prometheus server of the
+    // live alerting test (`/usr/bin/prometheus`, same package).
     Debian {
         package: "prometheus",
         binary: "/usr/bin/promtool",
+        required: true,
+    },
+    // amtool (`check-config`, `config routes test`) and the Alertmanager server of the live
+    // alerting test (`/usr/bin/prometheus-alertmanager`, same package).
+    Debian {
+        package: "prometheus-alertmanager",
+        binary: "/usr/bin/amtool",
         required: true,
     },
     // The real Redis for the api/worker Redis mode tests.
@@ -105,6 +113,12 @@ pub const DEBIAN: &[Debian] = &[
         required: false,
     },
 ];
+
+/// The Prometheus server binary of the `prometheus` package.
+const PROMETHEUS_SERVER: &str = "/usr/bin/prometheus";
+
+/// The Alertmanager server binary of the `prometheus-alertmanager` package.
+const ALERTMANAGER_SERVER: &str = "/usr/bin/prometheus-alertmanager";
 
 /// The tool cache root.
 #[derive(Debug)]
@@ -157,6 +171,11 @@ pub struct Scope {
 #[derive(Debug)]
 pub struct Tools {
     pub promtool: PathBuf,
+    /// The Prometheus server (from the `prometheus` package, beside promtool).
+    pub prometheus: PathBuf,
+    pub amtool: PathBuf,
+    /// The Alertmanager server (from the `prometheus-alertmanager` package, beside amtool).
+    pub alertmanager: PathBuf,
     pub shellcheck: PathBuf,
     pub wrk: PathBuf,
     pub nginx: PathBuf,
@@ -178,6 +197,9 @@ pub fn setup(cache: &Cache, scope: Scope) -> Result<Tools> {
     ensure_debian(DEBIAN, is_root())?;
     let tools = Tools {
         promtool: debian_binary("prometheus"),
+        prometheus: PathBuf::from(PROMETHEUS_SERVER),
+        amtool: debian_binary("prometheus-alertmanager"),
+        alertmanager: PathBuf::from(ALERTMANAGER_SERVER),
         shellcheck: debian_binary("shellcheck"),
         wrk: debian_binary("wrk"),
         nginx: debian_binary("nginx"),
