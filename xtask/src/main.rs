@@ -11,15 +11,20 @@
 //! - [`test`]: `test` and `lint` — fmt, clippy, shellcheck, tests, coverage, contract checks;
 //! - [`bench`]: the loopback benchmark against nginx and podinfo baselines;
 //! - [`bench_jobs`]: its jobs section, blueprint-worker against Celery on one Redis;
+//! - [`grafana`]: dashboards and provisioning checked structurally, their PromQL extracted;
+//! - [`otelcol`]: the collector built with ocb into the cache, its config validated, its log
+//!   pipeline run on real api logs; Jaeger's config checked structurally;
 //! - [`observability`]: rules, alerts, runbooks, routing and PromQL checked with their tools;
 //! - [`obs_live`]: the live alerting test on real Prometheus and Alertmanager binaries;
 //! - [`slo`]: SLOs as code, `config/slo/slos.yaml` → Prometheus recording rules and burn-rate alerts.
 
 mod bench;
 mod bench_jobs;
+mod grafana;
 mod http;
 mod obs_live;
 mod observability;
+mod otelcol;
 mod proc;
 mod slo;
 mod test;

@@ -21,6 +21,7 @@
 //! never reaches a webhook (null route).
 
 use std::collections::BTreeSet;
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -90,6 +91,36 @@ impl Notification {
     fn alerts(&self) -> impl Iterator<Item = &Json> {
         self.body["alerts"].as_array().into_iter().flatten()
     }
+}
+
+impl std::fmt::Display for Notification {
+    /// `api-tickets at 10.9 s: firing ApiAvailabilityBudgetBurn{severity=ticket, slo=…}`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} at {:.1} s:", self.receiver, self.at.as_secs_f64())?;
+        for alert in self.alerts() {
+            let labels = alert["labels"].as_object().into_iter().flatten();
+            let labels: Vec<String> = labels
+                .filter(|(k, _)| *k != "alertname")
+                .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+                .collect();
+            write!(
+                f,
+                " {} {}{{{}}}",
+                alert["status"].as_str().unwrap_or("?"),
+                alert["labels"]["alertname"].as_str().unwrap_or("?"),
+                labels.join(", ")
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// One line per notification, for error messages.
+fn list(notifications: &[Notification]) -> String {
+    notifications.iter().fold(String::new(), |mut out, n| {
+        let _ = write!(out, "\n    {n}");
+        out
+    })
 }
 
 /// A webhook receiver for Alertmanager on a free loopback port; keeps every notification.
@@ -351,6 +382,14 @@ impl Drop for Traffic {
     }
 }
 
+/// `POST /fault_injection/{enable|disable}` on the api.
+fn fault_injection(api: SocketAddr, verb: &str) -> Result<()> {
+    let path = format!("/fault_injection/{verb}");
+    let resp = http::post(api, &path, &[], &[], Duration::from_secs(5))?;
+    ensure!(resp.status < 300, "POST {path} answered {}", resp.status);
+    Ok(())
+}
+
 fn loopback(port: u16) -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], port))
 }
@@ -520,25 +559,14 @@ pub fn run(tools: &Tools, bins: &Binaries, rules: &Rules, exprs: &[Expr]) -> Res
     );
     ensure!(
         webhook.all().is_empty(),
-        "notifications before any fault: {:?}",
-        webhook.all()
+        "notifications before any fault:{}",
+        list(&webhook.all())
     );
 
     // 3. Fault: application routes answer 500. The availability SLI goes to 1 and the page
     // arrives at the api team's pager, with the SLO's labels.
     let fault_on = started.elapsed();
-    let resp = http::post(
-        api.addr,
-        "/fault_injection/enable",
-        &[],
-        &[],
-        Duration::from_secs(5),
-    )?;
-    ensure!(
-        resp.status < 300,
-        "enabling fault injection answered {}",
-        resp.status
-    );
+    fault_injection(api.addr, "enable")?;
     let (_, took) = wait_for(
         &format!("{} reaches 1 with every request failing", ratio(SLO)),
         FIRE_LIMIT,
@@ -614,24 +642,14 @@ pub fn run(tools: &Tools, bins: &Binaries, rules: &Rules, exprs: &[Expr]) -> Res
         .collect();
     ensure!(
         tickets.is_empty(),
-        "the ticket reached `{TICKET_RECEIVER}` although the page of the same SLO fires: {tickets:?}"
+        "the ticket reached `{TICKET_RECEIVER}` although the page of the same SLO fires:{}",
+        list(&tickets)
     );
     println!("ticket of the same SLO firing in Prometheus, inhibited in Alertmanager");
 
     // 4. Fault off: the page resolves once its short windows are clean.
     let fault_off = started.elapsed();
-    let resp = http::post(
-        api.addr,
-        "/fault_injection/disable",
-        &[],
-        &[],
-        Duration::from_secs(5),
-    )?;
-    ensure!(
-        resp.status < 300,
-        "disabling fault injection answered {}",
-        resp.status
-    );
+    fault_injection(api.addr, "disable")?;
     let (resolved, _) = wait_for(
         &format!("{ALERT} (page) resolves at the `{PAGE_RECEIVER}` webhook"),
         RESOLVE_LIMIT,
@@ -658,7 +676,8 @@ pub fn run(tools: &Tools, bins: &Binaries, rules: &Rules, exprs: &[Expr]) -> Res
         .collect();
     ensure!(
         watchdog.is_empty(),
-        "the Watchdog reached a webhook; its route is the null receiver: {watchdog:?}"
+        "the Watchdog reached a webhook; its route is the null receiver:{}",
+        list(&watchdog)
     );
     let firing_watchdog = query(
         prometheus.addr,

@@ -2,9 +2,10 @@
 //!
 //! `test` runs every check in a fixed order, cheapest and most likely to fail first, and stops at
 //! the first failure with the step's name: setup → fmt → clippy → shellcheck → `cargo test` →
-//! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool) →
-//! coverage → contract checks against a live api (promtool, OpenMetrics, schemathesis, graceful
-//! shutdown) → the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]). It ends
+//! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool, Grafana,
+//! collector and Jaeger configs) → coverage → contract checks against a live api (promtool,
+//! OpenMetrics, schemathesis, graceful shutdown) → the collector's log pipeline on real api logs →
+//! the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]). It ends
 //! with the line `xtask: N passed, 0 failed`.
 
 use std::fs::File;
@@ -17,7 +18,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::proc::{self, Server};
 use crate::tools::{self, Cache, Scope, Tools};
-use crate::{cargo, http, obs_live, observability, root, slo, target_dir};
+use crate::{cargo, grafana, http, obs_live, observability, otelcol, root, slo, target_dir};
 
 /// Line coverage floor for `apps/api`, in percent; below it the coverage step fails.
 pub const COVERAGE_FLOOR_PERCENT: f64 = 80.0;
@@ -85,6 +86,9 @@ pub fn test() -> Result<()> {
     let rules = observability_static(&mut steps, &tools)?;
     steps.run("coverage", || coverage(&tools))?;
     contract(&mut steps, &tools)?;
+    steps.run("collector log pipeline on real api log lines", || {
+        collector_logs(&tools)
+    })?;
     steps.run(
         "live alerting: Prometheus + Alertmanager + api + worker",
         || observability_live(&tools, &rules),
@@ -121,14 +125,29 @@ fn observability_static(steps: &mut Steps, tools: &Tools) -> Result<observabilit
     steps.run("amtool check-config + routes test", || {
         observability::amtool(&tools.amtool)
     })?;
+    steps.run("Grafana dashboards and provisioning", || {
+        grafana::check(root()).map(|_| ())
+    })?;
+    steps.run("OpenTelemetry Collector and Jaeger configs", || {
+        otelcol::validate(&tools.otelcol)?;
+        otelcol::check_jaeger_config(root())
+    })?;
     Ok(rules)
 }
 
 /// Every PromQL expression of the rules and docs (and dashboards), then the live test.
 fn observability_live(tools: &Tools, rules: &observability::Rules) -> Result<()> {
-    proc::run(cargo().args(["build", "-p", "blueprint-api", "-p", "blueprint-worker"]))?;
+    build_services()?;
     let mut exprs = rules.exprs.clone();
     exprs.extend(observability::doc_exprs()?);
+    exprs.extend(
+        grafana::check(root())?
+            .into_iter()
+            .map(|e| observability::Expr {
+                source: e.source,
+                promql: e.promql,
+            }),
+    );
     obs_live::run(
         tools,
         &obs_live::Binaries {
@@ -140,12 +159,31 @@ fn observability_live(tools: &Tools, rules: &observability::Rules) -> Result<()>
     )
 }
 
-/// `cargo xtask live`: setup, the static observability checks, then the live alerting test.
+/// Debug builds of both services, always with this one command: cargo unifies features per
+/// invocation, so building the api alone here and with the worker there would rebuild each time.
+fn build_services() -> Result<()> {
+    proc::run(cargo().args(["build", "-p", "blueprint-api", "-p", "blueprint-worker"]))
+}
+
+/// The collector's file_log pipeline run on log lines of the real api ([`otelcol::log_pipeline_check`]).
+fn collector_logs(tools: &Tools) -> Result<()> {
+    build_services()?;
+    otelcol::log_pipeline_check(
+        &tools.otelcol,
+        &target_dir().join("debug/blueprint-api"),
+        &target_dir().join("otelcol-log-check"),
+    )
+}
+
+/// `cargo xtask observability`: setup, the static observability checks, then the live alerting test.
 pub fn observability_only() -> Result<()> {
     let mut steps = Steps::default();
     let cache = Cache::from_env()?;
     let tools = steps.run("setup", || tools::setup(&cache, Scope::default()))?;
     let rules = observability_static(&mut steps, &tools)?;
+    steps.run("collector log pipeline on real api log lines", || {
+        collector_logs(&tools)
+    })?;
     steps.run(
         "live alerting: Prometheus + Alertmanager + api + worker",
         || observability_live(&tools, &rules),
@@ -303,7 +341,7 @@ fn contract(steps: &mut Steps, tools: &Tools) -> Result<()> {
     std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
 
     let binary = steps.run("build blueprint-api", || {
-        proc::run(cargo().args(["build", "-p", "blueprint-api"]))?;
+        build_services()?;
         Ok(target_dir().join("debug/blueprint-api"))
     })?;
     let api = steps.run("start blueprint-api", || {

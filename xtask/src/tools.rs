@@ -182,6 +182,8 @@ pub struct Tools {
     /// The `cargo-tarpaulin` binary (run as `cargo-tarpaulin tarpaulin …`).
     pub tarpaulin: PathBuf,
     pub schemathesis: PathBuf,
+    /// The OpenTelemetry Collector built from `config/otel-collector/builder.yaml`.
+    pub otelcol: PathBuf,
     /// `None` when Go is missing or the scope excluded it.
     pub podinfo: Option<PathBuf>,
     /// The Python of the Celery venv, or why there is none (scope, or the install's error): the
@@ -205,6 +207,7 @@ pub fn setup(cache: &Cache, scope: Scope) -> Result<Tools> {
         nginx: debian_binary("nginx"),
         tarpaulin: ensure_tarpaulin(cache)?,
         schemathesis: ensure_schemathesis(cache)?,
+        otelcol: crate::otelcol::ensure(&cache.root)?,
         podinfo: if scope.bench {
             ensure_podinfo(cache)?
         } else {
