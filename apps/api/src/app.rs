@@ -1,6 +1,9 @@
 //! The router: every route, the OpenAPI document generated from them, and the middleware stack.
+//! With `--ui-path`, the single-page app of [`crate::ui`] behind the API routes (and outside the
+//! OpenAPI document: it is not the API).
 
 use axum::Router;
+use axum::extract::Request;
 use axum::http::StatusCode;
 use axum::routing::get;
 use tower::ServiceBuilder;
@@ -16,6 +19,7 @@ use crate::error::error_response;
 use crate::middleware;
 use crate::routes::{cache, chaos, echo, health, info, jobs, store, token};
 use crate::state::AppState;
+use crate::ui::{self, Ui};
 
 /// Top-level OpenAPI metadata; the paths come from the handlers' `#[utoipa::path]`.
 #[derive(OpenApi)]
@@ -112,8 +116,23 @@ pub fn router(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn(middleware::remember_route))
         .layer(axum::extract::DefaultBodyLimit::max(
             state.config.body_limit,
-        ))
-        .fallback(|| async { error_response(StatusCode::NOT_FOUND, "no such route") });
+        ));
+    let routes = match &state.config.ui_path {
+        // API routes first; then the UI's files, its history fallback, or the JSON 404.
+        Some(dir) => {
+            let ui = Ui::new(dir);
+            let files = ui.clone();
+            routes
+                .fallback(move |req: Request| {
+                    let files = files.clone();
+                    async move { files.serve(req).await }
+                })
+                .layer(axum::middleware::from_fn_with_state(ui, ui::browser_root))
+        }
+        None => {
+            routes.fallback(|| async { error_response(StatusCode::NOT_FOUND, "no such route") })
+        }
+    };
 
     let chaos_layer = chaos_enabled
         .then(|| axum::middleware::from_fn_with_state(state.clone(), middleware::chaos));

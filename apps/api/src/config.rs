@@ -102,6 +102,11 @@ pub struct Overrides {
     #[arg(long, env = "BLUEPRINT_UI_LOGO")]
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ui_logo: Option<String>,
+    /// Directory of a built single-page app (index.html, assets/) to serve to browsers next to the
+    /// API; must contain index.html. Unset = API only.
+    #[arg(long, env = "BLUEPRINT_UI_PATH", value_name = "DIR")]
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ui_path: Option<PathBuf>,
 
     /// Backend URL(s) that /echo fans out to; repeat or comma-separate.
     #[arg(long, env = "BLUEPRINT_BACKEND_URL", value_delimiter = ',')]
@@ -271,6 +276,7 @@ pub struct Config {
     pub ui_color: String,
     pub ui_message: String,
     pub ui_logo: String,
+    pub ui_path: Option<PathBuf>,
     pub backend_url: Vec<String>,
     pub unhealthy: bool,
     pub unready: bool,
@@ -319,6 +325,7 @@ impl Default for Config {
             ui_color: "#34577c".into(),
             ui_message: "greetings from blueprint-api".into(),
             ui_logo: String::new(),
+            ui_path: None,
             backend_url: Vec::new(),
             unhealthy: false,
             unready: false,
@@ -429,6 +436,7 @@ impl Config {
         if self.data_path.as_os_str().is_empty() {
             return Err(invalid("--data-path", "must not be empty"));
         }
+        self.validate_ui_path()?;
         self.validate_urls()?;
         if self.max_backlog == 0 || self.max_attempts == 0 || self.worker_concurrency == 0 {
             return Err(invalid(
@@ -478,6 +486,27 @@ impl Config {
                 // The URL may hold a password: name the problem, never the value.
                 Err(e) => return Err(invalid("--redis-url", format!("not a URL ({e})"))),
             }
+        }
+        Ok(())
+    }
+
+    /// `--ui-path`, when set, must be a directory with an `index.html`: checked once at start, so a
+    /// typo or an unbuilt UI stops the process instead of answering 404 to every browser.
+    fn validate_ui_path(&self) -> Result<(), ConfigError> {
+        let Some(dir) = &self.ui_path else {
+            return Ok(());
+        };
+        if !dir.is_dir() {
+            return Err(invalid(
+                "--ui-path",
+                format!("{} is not a directory", dir.display()),
+            ));
+        }
+        if !dir.join("index.html").is_file() {
+            return Err(invalid(
+                "--ui-path",
+                format!("{} has no index.html (is the UI built?)", dir.display()),
+            ));
         }
         Ok(())
     }
@@ -590,6 +619,7 @@ mod tests {
             (&["--redis-url", "http://localhost"], "--redis-url"),
             (&["--redis-url", "not a url"], "--redis-url"),
             (&["--max-backlog", "0"], "--max-backlog"),
+            (&["--ui-path", "/nonexistent/dist"], "--ui-path"),
         ];
         for (args, setting) in cases {
             let err = Config::load(&overrides(args)).expect_err("rejected");
@@ -611,6 +641,29 @@ mod tests {
         let err = Config::load(&overrides(&["--redis-url", "http://:hunter2@host"]))
             .expect_err("rejected");
         assert!(!err.to_string().contains("hunter2"), "{err}");
+    }
+
+    #[test]
+    fn a_ui_path_needs_an_index_html_and_is_read_from_the_file_too() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let ui = dir.path().to_str().expect("utf-8");
+        let err = Config::load(&overrides(&["--ui-path", ui])).expect_err("no index.html");
+        assert_eq!(err.setting, "--ui-path");
+        assert!(err.problem.contains("index.html"), "{err}");
+
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").expect("write");
+        let c = Config::load(&overrides(&["--ui-path", ui])).expect("valid");
+        assert_eq!(c.ui_path.as_deref(), Some(dir.path()));
+
+        let file = dir.path().join("api.toml");
+        std::fs::write(&file, format!("ui-path = {ui:?}\n")).expect("write");
+        let c =
+            Config::load(&overrides(&["--config", file.to_str().expect("utf-8")])).expect("valid");
+        assert_eq!(c.ui_path.as_deref(), Some(dir.path()), "config-file key");
+        assert_eq!(
+            Config::load(&Overrides::default()).expect("valid").ui_path,
+            None
+        );
     }
 
     #[test]

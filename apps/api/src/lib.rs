@@ -14,3 +14,4 @@ pub mod routes;
 pub mod server;
 pub mod state;
 pub mod stress;
+pub mod ui;

@@ -7,7 +7,8 @@
 //! 3. panic catcher and request timeout (`--http-server-timeout`) — from `tower-http`.
 //! 4. [`chaos`] — fault injection and random delay/errors, never on probes or metrics.
 //! 5. the router, whose `route_layer` [`remember_route`] hands the matched route template back up to
-//!    [`observe`] in the response's extensions.
+//!    [`observe`] in the response's extensions. Answers that match no route but come from the
+//!    `--ui-path` directory are labelled [`UI`] by [`label_route`] instead.
 
 use std::time::Instant;
 
@@ -29,18 +30,46 @@ use crate::state::AppState;
 /// The `path` label of requests that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
+/// The `path` label of answers served from the `--ui-path` directory: one value for every file and
+/// for the single-page app's history fallback, so the label set stays bounded whatever the
+/// browser asks for (a raw path would make one time series per URL).
+pub const UI: &str = "/ui";
+
 /// Largest non-JSON error body [`json_errors`] reads to reuse as the message, in bytes.
 const MAX_ERROR_BODY_BYTES: usize = 4096;
 
-/// Route template of a request, carried from the router back to [`observe`].
+/// Route label of a request, carried from the router back to [`observe`].
 #[derive(Debug, Clone)]
-struct Route(MatchedPath);
+enum Route {
+    /// The template of the route that matched, e.g. `/delay/{seconds}`.
+    Matched(MatchedPath),
+    /// A fixed label set by a handler, e.g. [`UI`].
+    Fixed(&'static str),
+}
 
-/// `route_layer` middleware: copy the matched route template onto the response.
+impl Route {
+    fn as_str(&self) -> &str {
+        match self {
+            Self::Matched(matched) => matched.as_str(),
+            Self::Fixed(label) => label,
+        }
+    }
+}
+
+/// `route_layer` middleware: copy the matched route template onto the response, unless the
+/// handler already chose a label with [`label_route`].
 pub async fn remember_route(matched: MatchedPath, req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
-    response.extensions_mut().insert(Route(matched));
+    if response.extensions().get::<Route>().is_none() {
+        response.extensions_mut().insert(Route::Matched(matched));
+    }
     response
+}
+
+/// Label `response` with the fixed route `label` in metrics, traces and the access log. Only for
+/// constants: the label set must stay bounded.
+pub fn label_route(response: &mut Response, label: &'static str) {
+    response.extensions_mut().insert(Route::Fixed(label));
 }
 
 /// Trace, measure and log one request.
@@ -84,7 +113,7 @@ pub async fn observe(State(state): State<AppState>, req: Request, next: Next) ->
     let route = response
         .extensions()
         .get::<Route>()
-        .map_or(UNMATCHED, |r| r.0.as_str());
+        .map_or(UNMATCHED, Route::as_str);
     span.record("http.route", route);
     span.record("http.response.status_code", i64::from(status.as_u16()));
     if status.is_server_error() {
@@ -161,6 +190,9 @@ pub async fn json_errors(req: Request, next: Next) -> Response {
             fixed.headers_mut().insert(name.clone(), value.clone());
         }
     }
+    // And the extensions: the matched route rides there, so a rejected request (a 400 from a bad
+    // query) is still counted under its route template, not as `unmatched`.
+    *fixed.extensions_mut() = parts.extensions;
     fixed
 }
 

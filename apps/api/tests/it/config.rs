@@ -78,6 +78,8 @@ fn help_documents_every_setting_with_its_env_var_and_units() {
         "in bytes",
         "MiB",
         "healthcheck",
+        "--ui-path",
+        "BLUEPRINT_UI_PATH",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
     }

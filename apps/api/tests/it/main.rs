@@ -13,6 +13,7 @@ mod redis_mode;
 mod routes;
 mod shutdown;
 mod traces;
+mod ui;
 
 #[path = "../../../../crates/telemetry/tests/support/otlp.rs"]
 mod otlp;

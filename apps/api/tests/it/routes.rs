@@ -888,6 +888,19 @@ async fn ws_echo_without_upgrade_headers_is_a_4xx_json_error() {
 // /metrics.
 
 #[tokio::test]
+async fn a_rejected_request_is_counted_under_its_route_template_not_as_unmatched() {
+    let app = spawn_app().await;
+    // A query axum rejects (plain text, rewritten to JSON by the error middleware).
+    assert_eq!(app.get("/jobs?limit=not-a-number").await.status(), 400);
+    let text = app.get("/metrics").await.text().await.expect("body");
+    assert!(text.contains("path=\"/jobs\",status=\"400\""), "{text}");
+    assert!(
+        !text.contains("path=\"unmatched\",status=\"400\""),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_label_requests_by_route_template_and_include_process_metrics() {
     let app = spawn_app().await;
     assert_eq!(app.get("/delay/0").await.status(), 200);
