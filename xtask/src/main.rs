@@ -16,6 +16,7 @@
 //!   pipeline run on real api logs; Jaeger's config checked structurally;
 //! - [`observability`]: rules, alerts, runbooks, routing and PromQL checked with their tools;
 //! - [`obs_live`]: the live alerting test on real Prometheus and Alertmanager binaries;
+//! - [`web`]: the web UI's npm checks and its end-to-end run in Chromium (api `--ui-path`, nginx);
 //! - [`slo`]: SLOs as code, `config/slo/slos.yaml` → Prometheus recording rules and burn-rate alerts.
 
 mod bench;
@@ -29,6 +30,7 @@ mod proc;
 mod slo;
 mod test;
 mod tools;
+mod web;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -84,6 +86,8 @@ enum Cmd {
         #[arg(long, default_value = "prefork,threads", value_delimiter = ',', value_parser = ["prefork", "threads", "none"])]
         celery_pool: Vec<String>,
     },
+    /// The web UI's checks and end-to-end run, then its screenshots copied to docs/images/.
+    Screenshots,
     /// Generate the SLO rules from config/slo/slos.yaml into config/prometheus/rules/slos.rules.yaml.
     Slo {
         /// Only check that the committed rules match the source (what `make test` does).
@@ -96,7 +100,8 @@ enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
     },
-    /// Release build of blueprint-api, run with the `make run` flags (extra args are passed on).
+    /// The web UI built, then a release build of blueprint-api serving it, with the `make run`
+    /// flags (extra args are passed on).
     Run {
         /// Extra arguments for blueprint-api, after `--`.
         #[arg(last = true)]
@@ -112,6 +117,7 @@ fn main() -> ExitCode {
         Cmd::Test => test::test(),
         Cmd::Contract => test::contract_only(),
         Cmd::Observability => test::observability_only(),
+        Cmd::Screenshots => test::screenshots(),
         Cmd::Lint => test::lint(),
         Cmd::Bench {
             duration,
@@ -192,8 +198,9 @@ fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(seconds).map_err(|e| format!("`{text}`: {e}"))
 }
 
-/// `cargo xtask run`: replaces this process with `cargo run --release -p blueprint-api -- …` so
-/// Ctrl-C and SIGTERM reach the api directly.
+/// `cargo xtask run`: builds the web UI, then replaces this process with
+/// `cargo run --release -p blueprint-api -- … --ui-path apps/web/dist` so Ctrl-C and SIGTERM reach
+/// the api directly.
 fn run(extra: &[String]) -> Result<()> {
     use std::os::unix::process::CommandExt as _;
     let data = target_dir().join("run/data");
@@ -202,8 +209,16 @@ fn run(extra: &[String]) -> Result<()> {
     let mut cmd = cargo();
     cmd.args(["run", "--release", "-p", "blueprint-api", "--"])
         .args(["--host", "127.0.0.1", "--port", "9898", "--data-path"])
-        .arg(&data)
-        .args(extra);
+        .arg(&data);
+    // The web UI at http://127.0.0.1:9898/, built first (npm ci is skipped when up to date).
+    if proc::on_path("npm").is_some() {
+        web::install()?;
+        web::script("build")?;
+        cmd.arg("--ui-path").arg(root().join("apps/web/dist"));
+    } else {
+        println!("npm is not on PATH: blueprint-api runs without the web UI");
+    }
+    cmd.args(extra);
     proc::print_command(&cmd);
     let err = cmd.exec();
     Err(anyhow::anyhow!(

@@ -3,8 +3,10 @@
 //! `test` runs every check in a fixed order, cheapest and most likely to fail first, and stops at
 //! the first failure with the step's name: setup → fmt → clippy → shellcheck → `cargo test` →
 //! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool, Grafana,
-//! collector and Jaeger configs) → coverage → contract checks against a live api (promtool,
-//! OpenMetrics, schemathesis, graceful shutdown) → the collector's log pipeline on real api logs →
+//! collector and Jaeger configs) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest,
+//! build, JS budget) → coverage → contract checks against a live api (promtool,
+//! OpenMetrics, schemathesis, graceful shutdown) → the web UI in Chromium (api `--ui-path`, nginx) →
+//! the collector's log pipeline on real api logs →
 //! the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]). It ends
 //! with the line `xtask: N passed, 0 failed`.
 
@@ -18,7 +20,7 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::proc::{self, Server};
 use crate::tools::{self, Cache, Scope, Tools};
-use crate::{cargo, grafana, http, obs_live, observability, otelcol, root, slo, target_dir};
+use crate::{cargo, grafana, http, obs_live, observability, otelcol, root, slo, target_dir, web};
 
 /// Line coverage floor for `apps/api`, in percent; below it the coverage step fails.
 pub const COVERAGE_FLOOR_PERCENT: f64 = 80.0;
@@ -84,8 +86,13 @@ pub fn test() -> Result<()> {
         proc::run(cargo().args(["test", "--workspace"]))
     })?;
     let rules = observability_static(&mut steps, &tools)?;
+    web_checks(&mut steps)?;
     steps.run("coverage", || coverage(&tools))?;
     contract(&mut steps, &tools)?;
+    steps.run("web UI end to end: Chromium, api --ui-path, nginx", || {
+        build_services()?;
+        web::end_to_end(&tools, &target_dir().join("debug/blueprint-api")).map(|_| ())
+    })?;
     steps.run("collector log pipeline on real api log lines", || {
         collector_logs(&tools)
     })?;
@@ -165,6 +172,43 @@ fn observability_live(tools: &Tools, rules: &observability::Rules) -> Result<()>
 /// dependency tree (about a minute and a half on 2 cores).
 fn build_services() -> Result<()> {
     proc::run(cargo().args(["test", "--workspace", "--no-run"]))
+}
+
+/// The web UI's own checks: install, API types vs the OpenAPI snapshot, types, lint, unit
+/// tests, build, JS budget.
+fn web_checks(steps: &mut Steps) -> Result<()> {
+    ensure_node()?;
+    steps.run("web: npm ci", web::install)?;
+    for check in web::CHECKS {
+        steps.run(&format!("web: npm run {check}"), || web::script(check))?;
+    }
+    Ok(())
+}
+
+/// Node.js and npm on PATH (the machine's; the web UI needs node 20.19 or newer).
+fn ensure_node() -> Result<()> {
+    for tool in ["node", "npm"] {
+        if proc::on_path(tool).is_none() {
+            bail!("`{tool}` is not on PATH: the web UI needs Node.js 20.19+ with npm");
+        }
+    }
+    Ok(())
+}
+
+/// `cargo xtask screenshots`: the web UI's checks and e2e run, then the screenshots into
+/// `docs/images/`.
+pub fn screenshots() -> Result<()> {
+    let mut steps = Steps::default();
+    let cache = Cache::from_env()?;
+    let tools = steps.run("setup", || tools::setup(&cache, Scope::default()))?;
+    web_checks(&mut steps)?;
+    let shots = steps.run("web UI end to end", || {
+        build_services()?;
+        web::end_to_end(&tools, &target_dir().join("debug/blueprint-api"))
+    })?;
+    web::update_screenshots(&shots)?;
+    steps.summary();
+    Ok(())
 }
 
 /// The collector's file_log pipeline run on log lines of the real api ([`otelcol::log_pipeline_check`]).

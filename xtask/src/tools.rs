@@ -106,6 +106,12 @@ pub const DEBIAN: &[Debian] = &[
         binary: "/usr/bin/shellcheck",
         required: true,
     },
+    // The browser of the web UI's end-to-end tests, driven by playwright-core.
+    Debian {
+        package: "chromium",
+        binary: CHROMIUM,
+        required: true,
+    },
     // Command-line benchmarks by hand; nothing in xtask depends on it.
     Debian {
         package: "hyperfine",
@@ -113,6 +119,9 @@ pub const DEBIAN: &[Debian] = &[
         required: false,
     },
 ];
+
+/// Debian's Chromium, for the web UI's end-to-end tests.
+pub const CHROMIUM: &str = "/usr/bin/chromium";
 
 /// The Prometheus server binary of the `prometheus` package.
 const PROMETHEUS_SERVER: &str = "/usr/bin/prometheus";

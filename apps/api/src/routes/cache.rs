@@ -35,7 +35,7 @@ fn unavailable(err: &redis::RedisError) -> ApiError {
 }
 
 /// Store the body under `key`.
-#[utoipa::path(method(post, put), path = "/cache/{key}", tag = "cache",
+#[utoipa::path(method(post, put), path = "/cache/{key}", tag = "cache", operation_id = "cache_write",
     params(("key" = String, Path, description = "Cache key")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
@@ -57,7 +57,7 @@ pub async fn write(
 }
 
 /// Read the value under `key`.
-#[utoipa::path(get, path = "/cache/{key}", tag = "cache",
+#[utoipa::path(get, path = "/cache/{key}", tag = "cache", operation_id = "cache_read",
     params(("key" = String, Path, description = "Cache key")),
     responses(
         (status = 200, description = "The value", content_type = "application/octet-stream", body = Vec<u8>),
@@ -78,7 +78,7 @@ pub async fn read(
 }
 
 /// Delete `key`.
-#[utoipa::path(delete, path = "/cache/{key}", tag = "cache",
+#[utoipa::path(delete, path = "/cache/{key}", tag = "cache", operation_id = "cache_delete",
     params(("key" = String, Path, description = "Cache key")),
     responses(
         (status = 202, description = "Deleted (or was absent)"),

@@ -92,7 +92,7 @@ impl Store {
 }
 
 /// Store the body; answers 202 with its SHA-256.
-#[utoipa::path(method(post, put), path = "/store", tag = "store",
+#[utoipa::path(method(post, put), path = "/store", tag = "store", operation_id = "store_write",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses(
         (status = 202, description = "Stored", body = Stored),
@@ -107,7 +107,7 @@ pub async fn write(
 }
 
 /// Read a stored blob as opaque bytes.
-#[utoipa::path(get, path = "/store/{hash}", tag = "store",
+#[utoipa::path(get, path = "/store/{hash}", tag = "store", operation_id = "store_read",
     params(("hash" = String, Path, description = "SHA-256, 64 lower-case hex digits")),
     responses(
         (status = 200, description = "The blob", content_type = "application/octet-stream", body = Vec<u8>),
