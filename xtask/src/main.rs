@@ -176,7 +176,18 @@ pub fn target_dir() -> PathBuf {
 pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
     cmd.current_dir(root());
+    no_incremental_in_ci(&mut cmd);
     cmd
+}
+
+/// Under CI (`CI` set, as every CI service does) a build starts from a clean clone, where
+/// incremental compilation only costs time; locally it stays on for quick rebuilds.
+pub fn no_incremental_in_ci(cmd: &mut Command) {
+    if std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "false")
+        && std::env::var_os("CARGO_INCREMENTAL").is_none()
+    {
+        cmd.env("CARGO_INCREMENTAL", "0");
+    }
 }
 
 /// Parses a duration in the humane form used across the project's flags (`10s`, `500ms`, `2m`).

@@ -318,6 +318,7 @@ fn coverage(tools: &Tools) -> Result<()> {
     let report = out_dir.join("tarpaulin-report.json");
     let _ = std::fs::remove_file(&report);
     let mut cmd = Command::new(&tools.tarpaulin);
+    crate::no_incremental_in_ci(&mut cmd);
     cmd.current_dir(root())
         .arg("tarpaulin")
         .args([
