@@ -933,9 +933,15 @@ async fn a_blocked_reserve_does_not_stall_other_calls_and_wakes_on_enqueue() {
 #[tokio::test]
 async fn connect_reports_an_unreachable_redis_quickly_with_or_without_tls() {
     within(async {
-        let mut server = RedisServer::start().await;
-        let url = server.url();
-        server.stop().await;
+        // A port bound but never listened on: connecting is refused at once, and no other test's
+        // redis-server can take the port meanwhile (a stopped server's port could be reused by
+        // one started in parallel, and the connect would then succeed).
+        let reserved = tokio::net::TcpSocket::new_v4().expect("socket");
+        reserved
+            .bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0)))
+            .expect("bind");
+        let port = reserved.local_addr().expect("bound").port();
+        let url = format!("redis://127.0.0.1:{port}/0");
         // `rediss://` is accepted (TLS is built in, see tests/redis_tls.rs) and fails the same way.
         let tls_url = url.replacen("redis://", "rediss://", 1);
         for url in [url, tls_url] {
@@ -953,6 +959,7 @@ async fn connect_reports_an_unreachable_redis_quickly_with_or_without_tls() {
                 start.elapsed()
             );
         }
+        drop(reserved);
     })
     .await;
 }

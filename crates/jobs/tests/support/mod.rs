@@ -294,12 +294,24 @@ fn terminate(child: &Child) {
 }
 
 /// A port the OS considers free right now.
+/// A free port for a redis-server, picked at random below Linux's ephemeral range
+/// (32768–60999). Not `bind(0)`: the kernel hands a just-released port out again soon, so while
+/// an outage test has its server stopped, a server started by a test running in parallel could
+/// land on the same port and answer in its place. Here a stopped server's port comes back only
+/// by a 1-in-12,000 draw, and never as a client connection's source port.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port on 127.0.0.1")
+    use rand::Rng as _;
+    let mut rng = rand::rng();
+    loop {
+        let port = rng.random_range(PORTS);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
+
+/// Where [`free_port`] draws from: registered ports below the ephemeral range.
+const PORTS: std::ops::Range<u16> = 20_000..32_768;
 
 /// Whether a server on `port` answers `PING` with `+PONG` (or `-NOAUTH`, when it requires a
 /// password) rather than `-LOADING` or nothing.
