@@ -629,22 +629,32 @@ struct Datasource {
     secure_json_data: Option<BTreeMap<String, String>>,
 }
 
+/// The problems of a provisioning file's head: its `apiVersion`, and an empty list of `what`.
+fn provisioning_header(file: &str, api_version: u32, entries: usize, what: &str) -> Vec<String> {
+    let mut problems = Vec::new();
+    if api_version != PROVISIONING_API_VERSION {
+        problems.push(format!(
+            "{file}: apiVersion is {api_version}, expected {PROVISIONING_API_VERSION}"
+        ));
+    }
+    if entries == 0 {
+        problems.push(format!("{file}: no {what}"));
+    }
+    problems
+}
+
 /// Checks `datasources.yaml` (`file` names it in messages): `(data sources, problems)`.
 fn check_datasources(file: &str, text: &str) -> (usize, Vec<String>) {
     let parsed: DatasourcesFile = match serde_yaml::from_str(text) {
         Ok(parsed) => parsed,
         Err(err) => return (0, vec![format!("{file}: {err}")]),
     };
-    let mut problems = Vec::new();
-    if parsed.api_version != PROVISIONING_API_VERSION {
-        problems.push(format!(
-            "{file}: apiVersion is {}, expected {PROVISIONING_API_VERSION}",
-            parsed.api_version
-        ));
-    }
-    if parsed.datasources.is_empty() {
-        problems.push(format!("{file}: no datasources"));
-    }
+    let mut problems = provisioning_header(
+        file,
+        parsed.api_version,
+        parsed.datasources.len(),
+        "datasources",
+    );
     let mut names = BTreeSet::new();
     let mut uids = BTreeSet::new();
     let mut defaults: BTreeMap<u32, Vec<&str>> = BTreeMap::new();
@@ -952,16 +962,12 @@ fn check_providers(file: &str, text: &str) -> (usize, Vec<String>) {
         Ok(parsed) => parsed,
         Err(err) => return (0, vec![format!("{file}: {err}")]),
     };
-    let mut problems = Vec::new();
-    if parsed.api_version != PROVISIONING_API_VERSION {
-        problems.push(format!(
-            "{file}: apiVersion is {}, expected {PROVISIONING_API_VERSION}",
-            parsed.api_version
-        ));
-    }
-    if parsed.providers.is_empty() {
-        problems.push(format!("{file}: no providers"));
-    }
+    let mut problems = provisioning_header(
+        file,
+        parsed.api_version,
+        parsed.providers.len(),
+        "providers",
+    );
     let mut names = BTreeSet::new();
     for provider in &parsed.providers {
         let label = format!("{file}: provider \"{}\"", provider.name);

@@ -409,22 +409,31 @@ pub struct Binaries {
 /// Runs the live test. `exprs`: every PromQL expression of the rules, dashboards and docs, for
 /// the metric-name check against the live scrapes.
 #[allow(clippy::too_many_lines)] // one scenario, read top to bottom
-pub fn run(tools: &Tools, bins: &Binaries, rules: &Rules, exprs: &[Expr]) -> Result<()> {
+pub fn run(
+    tools: &Tools,
+    bins: &Binaries,
+    spec: &slo::Spec,
+    rules: &Rules,
+    exprs: &[Expr],
+) -> Result<()> {
     let started = Instant::now();
     let work = target_dir().join("obs-live");
     let _ = std::fs::remove_dir_all(&work);
     std::fs::create_dir_all(work.join("rules"))?;
 
-    // Rules: the SLO source with the test profile's windows, and the hand-written rules as they are.
-    let spec = slo::Spec::load()?;
-    std::fs::write(
-        work.join("rules/slos.rules.yaml"),
-        slo::render(&spec, Some("test"))?,
-    )?;
-    std::fs::copy(
-        root().join("config/prometheus/rules/blueprint.rules.yaml"),
-        work.join("rules/blueprint.rules.yaml"),
-    )?;
+    // Rules: the SLO source rendered with the test profile's windows in place of the generated
+    // file, and every other rule file as it is.
+    for file in observability::rule_files()? {
+        let name = file.file_name().context("a rule file name")?;
+        if file == Path::new(slo::RULES) {
+            std::fs::write(
+                work.join("rules").join(name),
+                slo::render(spec, Some("test"))?,
+            )?;
+        } else {
+            std::fs::copy(root().join(&file), work.join("rules").join(name))?;
+        }
+    }
 
     let redis = bench_jobs::start_redis(&work)?;
     let redis_url = format!("redis://{}/0", redis.addr);

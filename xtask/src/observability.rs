@@ -133,10 +133,15 @@ fn read(path: &Path) -> Result<String> {
     std::fs::read_to_string(&full).with_context(|| format!("reading {}", full.display()))
 }
 
+/// The rule files under `config/prometheus/rules/`, relative to the root.
+pub fn rule_files() -> Result<Vec<PathBuf>> {
+    yaml_files(RULES_DIR)
+}
+
 /// Reads every rule file under `config/prometheus/rules/`.
 pub fn load_rules() -> Result<Rules> {
     let mut rules = Rules::default();
-    for path in yaml_files(RULES_DIR)? {
+    for path in rule_files()? {
         let file = path.display().to_string();
         let parsed: RuleFile =
             serde_yaml::from_str(&read(&path)?).with_context(|| format!("parsing {file}"))?;

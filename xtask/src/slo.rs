@@ -303,27 +303,18 @@ fn budget(objective: f64) -> f64 {
 /// Renders the rules for `profile` (`None`: production ranges).
 #[allow(clippy::too_many_lines)] // one YAML document, written top to bottom
 pub fn render(spec: &Spec, profile: Option<&str>) -> Result<String> {
-    let ranges = |window: &str| -> Result<String> {
-        match profile {
-            None => Ok(window.to_owned()),
-            Some(name) => {
-                let profile = spec
-                    .profiles
-                    .get(name)
-                    .with_context(|| format!("no profile `{name}` in {SOURCE}"))?;
-                Ok(profile.windows[window].clone())
-            }
-        }
+    let profile_ranges = profile
+        .map(|name| {
+            spec.profiles
+                .get(name)
+                .with_context(|| format!("no profile `{name}` in {SOURCE}"))
+        })
+        .transpose()?;
+    // Validation made sure every profile has a range for every window.
+    let ranges = |window: &str| {
+        profile_ranges.map_or_else(|| window.to_owned(), |p| p.windows[window].clone())
     };
-    let period_range = match profile {
-        None => spec.period.clone(),
-        Some(name) => spec
-            .profiles
-            .get(name)
-            .with_context(|| format!("no profile `{name}` in {SOURCE}"))?
-            .period
-            .clone(),
-    };
+    let period_range = profile_ranges.map_or_else(|| spec.period.clone(), |p| p.period.clone());
     let period_hours = seconds(&spec.period)? as f64 / 3600.0;
 
     let mut out = String::new();
@@ -348,7 +339,7 @@ pub fn render(spec: &Spec, profile: Option<&str>) -> Result<String> {
         writeln!(out, "  - name: slo-{}", slo.name)?;
         writeln!(out, "    rules:")?;
         for window in spec.windows() {
-            let range = ranges(&window)?;
+            let range = ranges(&window);
             writeln!(
                 out,
                 "      # {}: the share of bad events over {window}.",

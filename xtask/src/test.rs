@@ -85,29 +85,29 @@ pub fn test() -> Result<()> {
     steps.run("cargo test", || {
         proc::run(cargo().args(["test", "--workspace"]))
     })?;
-    let rules = observability_static(&mut steps, &tools)?;
+    let observability = observability_static(&mut steps, &tools)?;
     web_checks(&mut steps)?;
     steps.run("coverage", || coverage(&tools))?;
     contract(&mut steps, &tools)?;
-    steps.run("web UI end to end: Chromium, api --ui-path, nginx", || {
-        build_services()?;
-        web::end_to_end(&tools, &target_dir().join("debug/blueprint-api")).map(|_| ())
-    })?;
-    steps.run("collector log pipeline on real api log lines", || {
-        collector_logs(&tools)
-    })?;
-    steps.run(
-        "live alerting: Prometheus + Alertmanager + api + worker",
-        || observability_live(&tools, &rules),
-    )?;
+    web_e2e(&mut steps, &tools)?;
+    observability_live_steps(&mut steps, &tools, &observability)?;
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     steps.summary();
     Ok(())
 }
 
+/// What the static observability checks read, for the live test: the SLO source, the rules,
+/// and every PromQL expression of the rules, dashboards and docs.
+struct Observability {
+    spec: slo::Spec,
+    rules: observability::Rules,
+    exprs: Vec<observability::Expr>,
+}
+
 /// The static observability checks: the SLO rules match their source; every alert is complete,
-/// has a runbook and promtool cases; promtool and amtool pass. Returns the rules for the live test.
-fn observability_static(steps: &mut Steps, tools: &Tools) -> Result<observability::Rules> {
+/// has a runbook and promtool cases; promtool and amtool pass; dashboards, collector and Jaeger
+/// configs are well-formed.
+fn observability_static(steps: &mut Steps, tools: &Tools) -> Result<Observability> {
     let spec = slo::Spec::load()?;
     steps.run("SLO rules match config/slo/slos.yaml", || {
         slo::check_committed(&spec)
@@ -132,37 +132,51 @@ fn observability_static(steps: &mut Steps, tools: &Tools) -> Result<observabilit
     steps.run("amtool check-config + routes test", || {
         observability::amtool(&tools.amtool)
     })?;
-    steps.run("Grafana dashboards and provisioning", || {
-        grafana::check(root()).map(|_| ())
+    let dashboards = steps.run("Grafana dashboards and provisioning", || {
+        grafana::check(root())
     })?;
     steps.run("OpenTelemetry Collector and Jaeger configs", || {
         otelcol::validate(&tools.otelcol)?;
         otelcol::check_jaeger_config(root())
     })?;
-    Ok(rules)
-}
-
-/// Every PromQL expression of the rules and docs (and dashboards), then the live test.
-fn observability_live(tools: &Tools, rules: &observability::Rules) -> Result<()> {
-    build_services()?;
     let mut exprs = rules.exprs.clone();
     exprs.extend(observability::doc_exprs()?);
-    exprs.extend(
-        grafana::check(root())?
-            .into_iter()
-            .map(|e| observability::Expr {
-                source: e.source,
-                promql: e.promql,
-            }),
-    );
-    obs_live::run(
-        tools,
-        &obs_live::Binaries {
-            api: target_dir().join("debug/blueprint-api"),
-            worker: target_dir().join("debug/blueprint-worker"),
+    exprs.extend(dashboards.into_iter().map(|e| observability::Expr {
+        source: e.source,
+        promql: e.promql,
+    }));
+    Ok(Observability { spec, rules, exprs })
+}
+
+/// The collector's log pipeline on real api logs, then the live alerting test.
+fn observability_live_steps(
+    steps: &mut Steps,
+    tools: &Tools,
+    observability: &Observability,
+) -> Result<()> {
+    steps.run("collector log pipeline on real api log lines", || {
+        build_services()?;
+        otelcol::log_pipeline_check(
+            &tools.otelcol,
+            &target_dir().join("debug/blueprint-api"),
+            &target_dir().join("otelcol-log-check"),
+        )
+    })?;
+    steps.run(
+        "live alerting: Prometheus + Alertmanager + api + worker",
+        || {
+            build_services()?;
+            obs_live::run(
+                tools,
+                &obs_live::Binaries {
+                    api: target_dir().join("debug/blueprint-api"),
+                    worker: target_dir().join("debug/blueprint-worker"),
+                },
+                &observability.spec,
+                &observability.rules,
+                &observability.exprs,
+            )
         },
-        rules,
-        &exprs,
     )
 }
 
@@ -195,6 +209,14 @@ fn ensure_node() -> Result<()> {
     Ok(())
 }
 
+/// The web UI in Chromium against the api and through nginx; returns the screenshot directory.
+fn web_e2e(steps: &mut Steps, tools: &Tools) -> Result<PathBuf> {
+    steps.run("web UI end to end: Chromium, api --ui-path, nginx", || {
+        build_services()?;
+        web::end_to_end(tools, &target_dir().join("debug/blueprint-api"))
+    })
+}
+
 /// `cargo xtask screenshots`: the web UI's checks and e2e run, then the screenshots into
 /// `docs/images/`.
 pub fn screenshots() -> Result<()> {
@@ -202,23 +224,10 @@ pub fn screenshots() -> Result<()> {
     let cache = Cache::from_env()?;
     let tools = steps.run("setup", || tools::setup(&cache, Scope::default()))?;
     web_checks(&mut steps)?;
-    let shots = steps.run("web UI end to end", || {
-        build_services()?;
-        web::end_to_end(&tools, &target_dir().join("debug/blueprint-api"))
-    })?;
+    let shots = web_e2e(&mut steps, &tools)?;
     web::update_screenshots(&shots)?;
     steps.summary();
     Ok(())
-}
-
-/// The collector's file_log pipeline run on log lines of the real api ([`otelcol::log_pipeline_check`]).
-fn collector_logs(tools: &Tools) -> Result<()> {
-    build_services()?;
-    otelcol::log_pipeline_check(
-        &tools.otelcol,
-        &target_dir().join("debug/blueprint-api"),
-        &target_dir().join("otelcol-log-check"),
-    )
 }
 
 /// `cargo xtask observability`: setup, the static observability checks, then the live alerting test.
@@ -226,14 +235,8 @@ pub fn observability_only() -> Result<()> {
     let mut steps = Steps::default();
     let cache = Cache::from_env()?;
     let tools = steps.run("setup", || tools::setup(&cache, Scope::default()))?;
-    let rules = observability_static(&mut steps, &tools)?;
-    steps.run("collector log pipeline on real api log lines", || {
-        collector_logs(&tools)
-    })?;
-    steps.run(
-        "live alerting: Prometheus + Alertmanager + api + worker",
-        || observability_live(&tools, &rules),
-    )?;
+    let observability = observability_static(&mut steps, &tools)?;
+    observability_live_steps(&mut steps, &tools, &observability)?;
     steps.summary();
     Ok(())
 }
