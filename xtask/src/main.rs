@@ -5,6 +5,8 @@
 //! services it checks. Each module owns one concern:
 //!
 //! - [`tools`]: every pinned tool version, and the idempotent install into the versioned cache;
+//! - [`gotools`]: the pinned Go CLIs (Kyverno, kubeconform, kustomize) built from
+//!   `xtask/tools/go.mod` into the cache, and CRD schemas read from pinned Go modules;
 //! - [`proc`]: child processes — printing and running commands, free ports, servers that are
 //!   started, probed for readiness and stopped with SIGTERM;
 //! - [`http`]: a tiny blocking HTTP/1.1 GET client over `std::net` (enough for probes and scrapes);
@@ -21,15 +23,22 @@
 
 mod bench;
 mod bench_jobs;
+mod compose;
+mod gotools;
 mod grafana;
 mod http;
+mod images;
+mod kubernetes;
 mod obs_live;
 mod observability;
 mod otelcol;
+mod policies;
 mod proc;
+mod prometheusrule;
 mod slo;
 mod test;
 mod tools;
+mod validate;
 mod web;
 
 use std::path::{Path, PathBuf};
@@ -86,6 +95,14 @@ enum Cmd {
         #[arg(long, default_value = "prefork,threads", value_delimiter = ',', value_parser = ["prefork", "threads", "none"])]
         celery_pool: Vec<String>,
     },
+    /// The platform as code, with no cluster or container engine: the PrometheusRule and Compose
+    /// file, every overlay rendered and validated (schemas, CRDs, yamllint, checkov), the admission
+    /// policies in the Kyverno CLI, and the images (hadolint, buildah build, size, inspect, run).
+    Validate {
+        /// Only these parts (repeatable); all when absent.
+        #[arg(long, value_enum)]
+        only: Vec<validate::Part>,
+    },
     /// The web UI's checks and end-to-end run, then its screenshots copied to docs/images/.
     Screenshots,
     /// Generate the SLO rules from config/slo/slos.yaml into config/prometheus/rules/slos.rules.yaml.
@@ -118,6 +135,7 @@ fn main() -> ExitCode {
         Cmd::Contract => test::contract_only(),
         Cmd::Observability => test::observability_only(),
         Cmd::Screenshots => test::screenshots(),
+        Cmd::Validate { only } => validate::command(&only),
         Cmd::Lint => test::lint(),
         Cmd::Bench {
             duration,

@@ -478,6 +478,10 @@ pub fn command(check: bool, profile: Option<&str>, out: Option<&Path>) -> Result
         return check_committed(&spec);
     }
     std::fs::write(&target, text).with_context(|| format!("writing {}", target.display()))?;
+    if out.is_none() {
+        // The Kubernetes PrometheusRule wraps the same rule files: regenerate it with them.
+        crate::prometheusrule::write()?;
+    }
     println!(
         "wrote {} ({} SLOs, {} windows)",
         target.display(),
@@ -487,6 +491,19 @@ pub fn command(check: bool, profile: Option<&str>, out: Option<&Path>) -> Result
     Ok(())
 }
 
+/// The 1-based number of the first line where two texts differ (one past the shorter text's end
+/// when one is a prefix of the other), for "out of date" messages about generated files.
+pub fn first_difference(committed: &str, fresh: &str) -> usize {
+    committed
+        .lines()
+        .zip(fresh.lines())
+        .position(|(a, b)| a != b)
+        .map_or_else(
+            || committed.lines().count().min(fresh.lines().count()) + 1,
+            |i| i + 1,
+        )
+}
+
 /// Fails when the committed production rules differ from a fresh rendering of the source.
 pub fn check_committed(spec: &Spec) -> Result<()> {
     let fresh = render(spec, None)?;
@@ -494,14 +511,7 @@ pub fn check_committed(spec: &Spec) -> Result<()> {
     let committed =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     if committed != fresh {
-        let line = committed
-            .lines()
-            .zip(fresh.lines())
-            .position(|(a, b)| a != b)
-            .map_or_else(
-                || committed.lines().count().min(fresh.lines().count()) + 1,
-                |i| i + 1,
-            );
+        let line = first_difference(&committed, &fresh);
         bail!(
             "{RULES} is out of date with {SOURCE} (first difference at line {line}); run `cargo xtask slo` and commit the result"
         );

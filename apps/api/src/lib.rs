@@ -7,7 +7,6 @@
 pub mod app;
 pub mod config;
 pub mod error;
-pub mod healthcheck;
 pub mod metrics;
 pub mod middleware;
 pub mod routes;

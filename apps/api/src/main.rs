@@ -34,14 +34,8 @@ fn main() -> ExitCode {
         }
     };
     if let Some(Command::Healthcheck { url, timeout }) = cli.command {
-        let url = url.unwrap_or_else(|| format!("http://127.0.0.1:{}/healthz", config.port));
-        return match blueprint_api::healthcheck::run(&url, timeout) {
-            Ok(()) => ExitCode::SUCCESS,
-            Err(err) => {
-                eprintln!("blueprint-api healthcheck: {err}");
-                ExitCode::FAILURE
-            }
-        };
+        let url = url.unwrap_or_else(|| service::healthcheck::default_url(config.port));
+        return service::healthcheck::run("blueprint-api", &url, timeout);
     }
     let telemetry = match telemetry::init(&telemetry::TelemetryConfig {
         service_name: "blueprint-api",

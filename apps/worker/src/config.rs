@@ -13,7 +13,7 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser};
+use clap::{Args, Parser, Subcommand};
 use jobs::QueueConfig;
 use secrecy::{ExposeSecret as _, SecretString};
 use serde::{Deserialize, Serialize};
@@ -31,11 +31,28 @@ pub const MAX_CONCURRENCY: usize = 1024;
     version,
     about = "The SRE Blueprint background worker: runs jobs from Redis Streams.",
     long_about = None,
+    args_conflicts_with_subcommands = true,
     args_override_self = true
 )]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
     #[command(flatten)]
     pub settings: Overrides,
+}
+
+/// Subcommands; with none, the worker runs.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Probe a running worker's admin port and exit 0 if it answers 2xx (for container
+    /// HEALTHCHECKs without curl).
+    Healthcheck {
+        /// URL to probe [default: http://127.0.0.1:<port>/healthz].
+        url: Option<String>,
+        /// How long to wait for the answer.
+        #[arg(long, default_value = "3s", value_parser = humantime::parse_duration)]
+        timeout: Duration,
+    },
 }
 
 /// Settings given as flags or environment variables. `None` means "not given here".
@@ -184,13 +201,15 @@ use service::config::invalid;
 impl Config {
     /// Layer defaults, the optional file and the overrides (flags and env), then validate.
     pub fn load(overrides: &Overrides) -> Result<Self, ConfigError> {
-        let config: Self = service::config::load_layered(
-            &Self::default(),
-            overrides.config.as_deref(),
-            overrides,
-        )?;
+        let config = Self::layered(overrides)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// The layered settings without [`Config::validate`]: what `healthcheck` reads (the admin
+    /// port), which must not fail on settings the probe does not use, such as `--redis-url`.
+    pub fn layered(overrides: &Overrides) -> Result<Self, ConfigError> {
+        service::config::load_layered(&Self::default(), overrides.config.as_deref(), overrides)
     }
 
     /// Reject settings that cannot work, naming the setting.

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use blueprint_worker::app::{Application, VERSION};
-use blueprint_worker::config::{Cli, Config, EXIT_CONFIG};
+use blueprint_worker::config::{Cli, Command, Config, EXIT_CONFIG};
 use clap::Parser as _;
 
 /// mimalloc instead of glibc malloc, as in blueprint-api (one allocator for both service images).
@@ -25,6 +25,26 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
     };
+    if let Some(Command::Healthcheck { url, timeout }) = cli.command {
+        let url = match url {
+            Some(url) => url,
+            None => match Config::layered(&cli.settings) {
+                // Port 0 means "any free port": only the caller knows which one the worker got.
+                Ok(config) if config.port == 0 => {
+                    eprintln!(
+                        "blueprint-worker healthcheck: --port is 0, so give the URL to probe"
+                    );
+                    return exit(EXIT_CONFIG);
+                }
+                Ok(config) => service::healthcheck::default_url(config.port),
+                Err(err) => {
+                    eprintln!("blueprint-worker: {err}");
+                    return exit(EXIT_CONFIG);
+                }
+            },
+        };
+        return service::healthcheck::run("blueprint-worker", &url, timeout);
+    }
     let config = match Config::load(&cli.settings) {
         Ok(config) => config,
         Err(err) => {

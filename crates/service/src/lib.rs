@@ -5,7 +5,10 @@
 //! * [`signals`] — the first SIGTERM/SIGINT starts a graceful shutdown; a second exits 1 at once.
 //! * [`http`] — the accept loop on hyper-util with a header-read timeout, graceful connection
 //!   shutdown and a task tracker, so the caller decides when to stop accepting and when to finish.
+//! * [`healthcheck`] — the `healthcheck [URL]` subcommand's probe, for container `HEALTHCHECK`s in
+//!   images without a shell or curl.
 
 pub mod config;
+pub mod healthcheck;
 pub mod http;
 pub mod signals;

@@ -181,3 +181,54 @@ async fn the_library_serves_probes_on_port_0_and_returns_when_stopped() {
         "stopped listening"
     );
 }
+
+/// `blueprint-worker healthcheck [URL]` with no Redis URL in its environment: the probe reads
+/// only the admin port, so a missing `--redis-url` must not fail it.
+fn healthcheck(args: &[&str], envs: &[(&str, &str)]) -> std::process::Output {
+    std::process::Command::new(crate::helpers::binary())
+        .arg("healthcheck")
+        .args(args)
+        .env_remove("BLUEPRINT_REDIS_URL")
+        .env_remove("BLUEPRINT_CONFIG")
+        .env_remove("BLUEPRINT_PORT")
+        .envs(envs.iter().copied())
+        .output()
+        .expect("blueprint-worker healthcheck runs")
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_for_a_live_worker_and_1_otherwise() {
+    let mut worker = worker_without_redis(&[]);
+    worker
+        .wait_for("/healthz", 200, Duration::from_secs(10))
+        .await;
+    let base = format!("http://127.0.0.1:{}", worker.port);
+    let stderr = |out: &std::process::Output| String::from_utf8_lossy(&out.stderr).into_owned();
+
+    let live = healthcheck(&[&format!("{base}/livez")], &[]);
+    assert_eq!(live.status.code(), Some(0), "{}", stderr(&live));
+
+    // The default URL is /healthz on the admin port the layered settings name.
+    let port = worker.port.to_string();
+    let default_url = healthcheck(&[], &[("BLUEPRINT_PORT", &port)]);
+    assert_eq!(
+        default_url.status.code(),
+        Some(0),
+        "{}",
+        stderr(&default_url)
+    );
+
+    // Not ready without Redis: a probe of /readyz fails and says why.
+    let unready = healthcheck(&[&format!("{base}/readyz")], &[]);
+    assert_eq!(unready.status.code(), Some(1));
+    assert!(stderr(&unready).contains("503"), "{}", stderr(&unready));
+
+    let closed = format!("http://127.0.0.1:{}/healthz", free_port());
+    let nothing = healthcheck(&[&closed, "--timeout", "1s"], &[]);
+    assert_eq!(nothing.status.code(), Some(1));
+    assert!(stderr(&nothing).starts_with("blueprint-worker healthcheck: "));
+
+    let any_port = healthcheck(&[], &[("BLUEPRINT_PORT", "0")]);
+    assert_eq!(any_port.status.code(), Some(64), "{}", stderr(&any_port));
+    assert!(stderr(&any_port).contains("--port is 0"));
+}
