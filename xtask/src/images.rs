@@ -17,7 +17,9 @@
 //!    the tool cache (`<cache>/cargo-target-image-check`), not in the clone: its dependencies are
 //!    pinned by `Cargo.lock` and compile identically for every clone, so a fresh clone rebuilds
 //!    only the workspace's own crates (the trade-off CI's cargo caches make). Cargo's fingerprints
-//!    still rebuild whatever changed, the toolchain included.
+//!    still rebuild whatever changed, the toolchain included. The build runs in the background
+//!    at the lowest CPU priority ([`start_binaries_build`]): `make test` starts it before the
+//!    steps that mostly wait, so it costs little wall time.
 //! 4. **Runtime stage, built.** Each service Dockerfile is built by buildah with
 //!    `--build-arg BINARY_FROM=prebuilt`: the Dockerfile's own runtime stage, fed from a context
 //!    directory holding the binary and the CA bundle, while the Rust stages (which need base
@@ -45,8 +47,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt as _;
+use std::os::unix::process::CommandExt as _;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, Result, bail, ensure};
@@ -147,13 +150,18 @@ const SERVICES: [Service; 2] = [
 
 /// The images step of `cargo xtask validate`; prints one line per image.
 pub fn check(tools: &Tools) -> Result<()> {
+    check_with(tools, start_binaries_build()?)
+}
+
+/// The images step with the binaries from `build` (started earlier by the caller).
+pub fn check_with(tools: &Tools, build: BinariesBuild) -> Result<()> {
     let started = Instant::now();
     let work = target_dir().join("images");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
 
     lint(tools, &work)?;
     let web = check_web_template()?;
-    let binaries = build_binaries(&crate::tools::Cache::from_env()?.root)?;
+    let binaries = build.wait()?;
     let build = BuildArgs::new()?;
     let storage = Storage::create(&tools.buildah, &work.join("storage"))?;
     let context = check_context(&storage, &work)?;
@@ -487,45 +495,129 @@ fn template_variables(template: &str) -> BTreeSet<String> {
 // ---------------------------------------------------------------------------------------------
 // 3. Binaries.
 
-/// `cargo build --profile image-check --target x86_64-unknown-linux-gnu` of both binaries,
-/// statically linked; returns the directory holding them.
-fn build_binaries(cache_root: &Path) -> Result<PathBuf> {
-    let started = Instant::now();
-    let target_dir = cache_root.join(IMAGE_TARGET_DIR);
-    let mut cmd = crate::cargo();
-    cmd.env("CARGO_TARGET_DIR", &target_dir);
-    cmd.args([
-        "build",
-        "--profile",
-        PROFILE,
-        "--locked",
-        "--target",
-        TARGET,
-    ])
-    .args([
-        "--package",
-        "blueprint-api",
-        "--package",
-        "blueprint-worker",
-    ])
-    // With an explicit --target, RUSTFLAGS reach only the target's crates: build scripts and
-    // proc macros stay dynamic. CARGO_ENCODED_RUSTFLAGS would win over RUSTFLAGS, so it goes.
-    .env("RUSTFLAGS", "-C target-feature=+crt-static")
-    .env_remove("CARGO_ENCODED_RUSTFLAGS");
-    proc::run(&mut cmd).context("building the static image binaries")?;
-    let dir = target_dir.join(TARGET).join(PROFILE);
-    for service in &SERVICES {
-        let path = dir.join(service.binary);
-        let size = std::fs::metadata(&path)
-            .with_context(|| format!("cargo built no {}", path.display()))?
-            .len();
-        println!("binary {}: {:.1} MB", path.display(), megabytes(size));
-    }
+/// A running `cargo build --profile image-check --target x86_64-unknown-linux-gnu` of both
+/// binaries, statically linked, at the lowest CPU priority (`nice -n 19`), its output in a log
+/// file. `make test` starts it early so it uses the idle time of the steps that mostly wait (the
+/// contract checks, the browser, the live alerting test) without slowing them, and the images step
+/// waits for it. Dropped unfinished (an earlier step failed), it is stopped.
+pub struct BinariesBuild {
+    child: Option<Child>,
+    log: PathBuf,
+    dir: PathBuf,
+    started: Instant,
+}
+
+/// Starts the build of the image binaries in the background (see [`BinariesBuild`]).
+pub fn start_binaries_build() -> Result<BinariesBuild> {
+    let target_dir = crate::tools::Cache::from_env()?.root.join(IMAGE_TARGET_DIR);
+    let log_dir = crate::target_dir().join("images");
+    std::fs::create_dir_all(&log_dir).with_context(|| format!("creating {}", log_dir.display()))?;
+    let log = log_dir.join("binaries-build.log");
+    let file =
+        std::fs::File::create(&log).with_context(|| format!("creating {}", log.display()))?;
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new("nice");
+    cmd.args(["-n", "19"])
+        .arg(cargo)
+        .current_dir(root())
+        .args([
+            "build",
+            "--profile",
+            PROFILE,
+            "--locked",
+            "--target",
+            TARGET,
+        ])
+        .args([
+            "--package",
+            "blueprint-api",
+            "--package",
+            "blueprint-worker",
+        ])
+        .env("CARGO_TARGET_DIR", &target_dir)
+        // With an explicit --target, RUSTFLAGS reach only the target's crates: build scripts and
+        // proc macros stay dynamic. CARGO_ENCODED_RUSTFLAGS would win over RUSTFLAGS, so it goes.
+        .env("RUSTFLAGS", "-C target-feature=+crt-static")
+        .env_remove("CARGO_ENCODED_RUSTFLAGS")
+        .stdin(Stdio::null())
+        .stdout(
+            file.try_clone()
+                .context("duplicating the build log handle")?,
+        )
+        .stderr(file)
+        // A group of its own, so a stop reaches cargo's rustc children too.
+        .process_group(0);
+    crate::no_incremental_in_ci(&mut cmd);
     println!(
-        "static binaries ({PROFILE} profile, {TARGET}) ready in {:.1} s",
-        started.elapsed().as_secs_f64()
+        "$ {}  (in the background, output in {})",
+        proc::display_command(&cmd),
+        log.display()
     );
-    Ok(dir)
+    let child = cmd
+        .spawn()
+        .with_context(|| format!("could not start `{}`", proc::display_command(&cmd)))?;
+    Ok(BinariesBuild {
+        child: Some(child),
+        log,
+        dir: target_dir.join(TARGET).join(PROFILE),
+        started: Instant::now(),
+    })
+}
+
+impl BinariesBuild {
+    /// Waits for the build; returns the directory holding both binaries.
+    fn wait(mut self) -> Result<PathBuf> {
+        let mut child = self.child.take().expect("waited once");
+        let status = child
+            .wait()
+            .context("waiting for the image binaries' build")?;
+        if !status.success() {
+            let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(40).collect();
+            bail!(
+                "building the static image binaries failed ({status}); the end of {}:\n{}",
+                self.log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        for service in &SERVICES {
+            let path = self.dir.join(service.binary);
+            let size = std::fs::metadata(&path)
+                .with_context(|| format!("cargo built no {}", path.display()))?
+                .len();
+            println!("binary {}: {:.1} MB", path.display(), megabytes(size));
+        }
+        println!(
+            "static binaries ({PROFILE} profile, {TARGET}) ready {:.1} s after the build started",
+            self.started.elapsed().as_secs_f64()
+        );
+        Ok(self.dir.clone())
+    }
+}
+
+impl Drop for BinariesBuild {
+    fn drop(&mut self) {
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        if !matches!(child.try_wait(), Ok(None)) {
+            return;
+        }
+        // The whole process group: cargo (nice execs it) and its rustc children.
+        let group = format!("-{}", child.id());
+        for signal in ["-TERM", "-KILL"] {
+            let _ = Command::new("kill")
+                .args([signal, "--", &group])
+                .stderr(Stdio::null())
+                .status();
+            if matches!(
+                proc::wait_with_deadline(child, Duration::from_secs(10)),
+                Ok(Some(_))
+            ) {
+                break;
+            }
+        }
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

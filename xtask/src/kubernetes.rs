@@ -16,6 +16,9 @@
 //! parallel threads, each over all files at once, because their start-up (Python imports, schema
 //! loading) costs more than the objects. The split objects go to `target/validate/kubernetes/`.
 //!
+//! Then each workload's shutdown budget ([`shutdown`]): its `terminationGracePeriodSeconds`
+//! covers its preStop sleep, its shutdown settings and what the code adds, plus a margin.
+//!
 //! The validators are shown to be able to fail in the same run: known-bad objects (an unknown
 //! field in a Deployment, a wrong type and an unknown field in a ServiceMonitor, a kind without a
 //! schema) are fed to the same tools with the same flags, and the run fails unless each one is
@@ -26,6 +29,7 @@
 //! it open; the API server checks it as ObjectMeta) and the controllers' behaviour.
 
 mod crds;
+mod shutdown;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -372,6 +376,7 @@ pub fn validate(tools: &Tools, rendered: &[Rendered]) -> Result<Vec<String>> {
     })?;
     let outcomes = run_tools(tools, &sets, &crd_schemas.location(), &negative);
     let mut lines = judge(&sets, outcomes)?;
+    lines.extend(shutdown::check(rendered)?);
     lines.push(format!(
         "kubernetes validation: done in {:.1} s",
         started.elapsed().as_secs_f64()

@@ -4,13 +4,15 @@
 //! the first failure with the step's name: setup → fmt → clippy → shellcheck → `cargo test` →
 //! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool, Grafana,
 //! collector and Jaeger configs) → the platform as code (PrometheusRule and Compose file, overlays
-//! rendered and validated against schemas and CRDs, yamllint, checkov, Kyverno policies, images
-//! built with buildah; see [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc,
-//! ESLint, Vitest, build, JS budget) → coverage → contract checks against a live api (promtool,
+//! rendered and validated against schemas and CRDs, yamllint, checkov, Kyverno policies; see
+//! [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest, build,
+//! JS budget) → coverage → contract checks against a live api (promtool,
 //! OpenMetrics, schemathesis, graceful shutdown) → the web UI in Chromium (api `--ui-path`, nginx) →
 //! the collector's log pipeline on real api logs →
-//! the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]). It ends
-//! with the line `xtask: N passed, 0 failed`.
+//! the live alerting test (real Prometheus and Alertmanager, see [`obs_live`]) → the images
+//! (hadolint, checkov, the runtime stages built with buildah and run; their static binaries build
+//! in the background from the coverage step on, see [`images`]). It ends with the line
+//! `xtask: N passed, 0 failed`.
 
 use std::fs::File;
 use std::net::SocketAddr;
@@ -94,9 +96,14 @@ pub fn test() -> Result<()> {
     platform_steps(&mut steps, &tools)?;
     web_checks(&mut steps)?;
     steps.run("coverage", || coverage(&tools))?;
+    // The static image binaries build at the lowest priority while the next steps mostly wait.
+    let image_binaries = images::start_binaries_build()?;
     contract(&mut steps, &tools)?;
     web_e2e(&mut steps, &tools)?;
     observability_live_steps(&mut steps, &tools, &observability)?;
+    steps.run("images: hadolint, checkov, buildah build and run", || {
+        images::check_with(&tools, image_binaries)
+    })?;
     println!("total {:.0} s", started.elapsed().as_secs_f64());
     steps.summary();
     Ok(())
@@ -173,9 +180,6 @@ fn platform_steps(steps: &mut Steps, tools: &Tools) -> Result<()> {
     )?;
     steps.run("admission policies in the Kyverno CLI", || {
         policies::test(tools, &rendered)
-    })?;
-    steps.run("images: hadolint, checkov, buildah build and run", || {
-        images::check(tools)
     })
 }
 
