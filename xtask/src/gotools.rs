@@ -10,6 +10,8 @@
 //! <cache>/go-tools-<hash>/bin/kubectl-kyverno   the Kyverno CLI (policy tests)
 //! <cache>/go-tools-<hash>/bin/kubeconform        custom resources against their CRD schemas
 //! <cache>/go-tools-<hash>/bin/kustomize          renders the overlays
+//! <cache>/go-tools-sops-<hash>/bin/{sops,age,age-keygen}   encrypted secrets (xtask/tools/sops)
+//! <cache>/go-tools-tofu-<hash>/bin/tofu           OpenTofu, Terraform checks (xtask/tools/tofu)
 //! ```
 //!
 //! A plain `go install MODULE/cmd/X@VERSION` cannot build the Kyverno CLI: its go.mod has a
@@ -27,10 +29,10 @@ use crate::proc;
 /// The tools module, relative to the workspace root.
 pub const TOOLS_MODULE: &str = "xtask/tools";
 
-/// The pinned versions, as the tools module's go.mod requires them (a unit test keeps them equal).
+/// The Kyverno CLI's version, which also pins the Kyverno CRDs the validation reads.
 pub const KYVERNO_VERSION: &str = "v1.19.1";
+/// kubeconform's version (its error messages are matched by the validation).
 pub const KUBECONFORM_VERSION: &str = "v0.8.0";
-pub const KUSTOMIZE_VERSION: &str = "v5.8.2";
 
 /// Upper bound on the cold build of all the tools: the Kyverno CLI alone pulls in client-go,
 /// CEL and sigstore (several minutes on 2 cores); an hour means something hangs.
@@ -49,41 +51,126 @@ pub struct GoTools {
     pub kyverno: PathBuf,
     pub kubeconform: PathBuf,
     pub kustomize: PathBuf,
+    pub sops: PathBuf,
+    /// OpenTofu (`tofu`), for the provider-free Terraform checks.
+    pub tofu: PathBuf,
 }
 
-/// Builds the tools module into the cache unless this go.mod + go.sum's build is there.
+/// One tools module: its directory under [`TOOLS_MODULE`], the cache directory's name part, the
+/// modules it pins for its tools (as its go.mod requires them; a unit test keeps them equal), and
+/// the binaries `go install tool` builds.
+struct Module {
+    dir: &'static str,
+    cache_name: &'static str,
+    pins: &'static [(&'static str, &'static str)],
+    binaries: &'static [&'static str],
+}
+
+impl Module {
+    /// `kyverno v1.19.1, kubeconform v0.8.0, …`: the last path element of each pinned module.
+    fn label(&self) -> String {
+        self.pins
+            .iter()
+            .map(|(module, version)| {
+                let name = module
+                    .split('/')
+                    .rev()
+                    .find(|part| !(part.starts_with('v') && part[1..].parse::<u32>().is_ok()))
+                    .unwrap_or(module);
+                format!("{name} {version}")
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// Separate modules, so a bump of one tool never moves another's dependencies (one module for all
+/// does not even resolve on Go 1.26). The Flux CLI is not among them: its `cmd/flux` embeds
+/// manifests that its release build generates and the module proxy's copy lacks (`go install`
+/// fails: `manifests.embed.go:27:12: pattern manifests/*.yaml: no matching files found`).
+const MODULES: [Module; 3] = [
+    Module {
+        dir: "",
+        cache_name: "go-tools",
+        pins: &[
+            ("github.com/kyverno/kyverno", KYVERNO_VERSION),
+            ("github.com/yannh/kubeconform", KUBECONFORM_VERSION),
+            ("sigs.k8s.io/kustomize/kustomize/v5", "v5.8.2"),
+        ],
+        binaries: &["kubectl-kyverno", "kubeconform", "kustomize"],
+    },
+    Module {
+        dir: "sops",
+        cache_name: "go-tools-sops",
+        pins: &[
+            ("github.com/getsops/sops/v3", "v3.13.3"),
+            ("filippo.io/age", "v1.3.2"),
+        ],
+        binaries: &["sops", "age", "age-keygen"],
+    },
+    Module {
+        dir: "tofu",
+        cache_name: "go-tools-tofu",
+        pins: &[("github.com/opentofu/opentofu", "v1.12.6")],
+        binaries: &["tofu"],
+    },
+];
+
+/// Builds every tools module into the cache unless its go.mod + go.sum's build is there.
 pub fn ensure(cache_root: &Path) -> Result<GoTools> {
-    let module = crate::root().join(TOOLS_MODULE);
-    let dir = cache_root.join(format!("go-tools-{}", module_hash(&module)?));
+    let mut bins = Vec::new();
+    for module in &MODULES {
+        let bin_dir = ensure_module(cache_root, module)?;
+        bins.extend(module.binaries.iter().map(|b| bin_dir.join(b)));
+    }
+    // age and age-keygen are built for people (making keys, see docs/adr/0003-secrets.md); the
+    // checks need only sops, which carries age itself.
+    let [
+        kyverno,
+        kubeconform,
+        kustomize,
+        sops,
+        _age,
+        _age_keygen,
+        tofu,
+    ] = <[PathBuf; 7]>::try_from(bins).expect("MODULES lists seven binaries");
+    Ok(GoTools {
+        kyverno,
+        kubeconform,
+        kustomize,
+        sops,
+        tofu,
+    })
+}
+
+/// One module's `go install tool` into `<cache>/<name>-<hash>/bin`; returns that directory.
+fn ensure_module(cache_root: &Path, module: &Module) -> Result<PathBuf> {
+    let source = crate::root().join(TOOLS_MODULE).join(module.dir);
+    let dir = cache_root.join(format!("{}-{}", module.cache_name, module_hash(&source)?));
     let bin = dir.join("bin");
-    let tools = GoTools {
-        kyverno: bin.join("kubectl-kyverno"),
-        kubeconform: bin.join("kubeconform"),
-        kustomize: bin.join("kustomize"),
-    };
-    let all = [&tools.kyverno, &tools.kubeconform, &tools.kustomize];
-    let label = format!(
-        "kyverno {KYVERNO_VERSION}, kubeconform {KUBECONFORM_VERSION}, kustomize {KUSTOMIZE_VERSION}"
-    );
+    let label = module.label();
     // The marker is written after every binary is there: an interrupted build is redone.
     let marker = dir.join(".xtask-installed");
-    if marker.is_file() && all.iter().all(|b| b.is_file()) {
+    if marker.is_file() && module.binaries.iter().all(|b| bin.join(b).is_file()) {
         println!("ok    {label:<24} {}", bin.display());
-        return Ok(tools);
+        return Ok(bin);
     }
     let started = Instant::now();
     let go = find_go()?;
     let mut cmd = Command::new(go);
-    cmd.current_dir(&module)
+    cmd.current_dir(&source)
         .env("GOBIN", &bin)
         // The module's go.sum is complete; never edit it from a build.
         .env("GOFLAGS", "-mod=readonly")
         .args(["install", "tool"]);
     proc::run_with_timeout(&mut cmd, BUILD_LIMIT)
-        .with_context(|| format!("building {label} from {TOOLS_MODULE}/go.mod"))?;
-    for b in all {
-        if !b.is_file() {
-            bail!("`go install tool` finished but {} is missing", b.display());
+        .with_context(|| format!("building {label} from {}/go.mod", source.display()))?;
+    for b in module.binaries {
+        if !bin.join(b).is_file() {
+            bail!(
+                "`go install tool` finished but {} is missing",
+                bin.join(b).display()
+            );
         }
     }
     std::fs::write(&marker, "ok\n").with_context(|| format!("writing {}", marker.display()))?;
@@ -92,7 +179,7 @@ pub fn ensure(cache_root: &Path) -> Result<GoTools> {
         bin.display(),
         started.elapsed().as_secs_f64()
     );
-    Ok(tools)
+    Ok(bin)
 }
 
 /// The first [`HASH_HEX`] hex digits of SHA-256(go.mod ‖ go.sum).
@@ -147,21 +234,32 @@ pub fn module_dir(module: &str, version: &str) -> Result<PathBuf> {
 mod tests {
     use super::*;
 
-    /// The version consts are what go.mod really requires.
+    /// Every pin is what the module's go.mod really requires.
     #[test]
-    fn pins_match_the_tools_module() {
-        let go_mod = std::fs::read_to_string(crate::root().join(TOOLS_MODULE).join("go.mod"))
-            .expect("go.mod of the tools module");
-        for (module, version) in [
-            ("github.com/kyverno/kyverno", KYVERNO_VERSION),
-            ("github.com/yannh/kubeconform", KUBECONFORM_VERSION),
-            ("sigs.k8s.io/kustomize/kustomize/v5", KUSTOMIZE_VERSION),
-        ] {
-            let line = format!("\t{module} {version}");
-            assert!(
-                go_mod.lines().any(|l| l.starts_with(&line)),
-                "{TOOLS_MODULE}/go.mod does not require {module} {version}"
-            );
+    fn pins_match_the_tools_modules() {
+        for module in &MODULES {
+            let path = crate::root()
+                .join(TOOLS_MODULE)
+                .join(module.dir)
+                .join("go.mod");
+            let go_mod = std::fs::read_to_string(&path).expect("go.mod of a tools module");
+            for (name, version) in module.pins {
+                let line = format!("\t{name} {version}");
+                assert!(
+                    go_mod.lines().any(|l| l.starts_with(&line)),
+                    "{} does not require {name} {version}",
+                    path.display()
+                );
+            }
         }
+    }
+
+    #[test]
+    fn labels_name_each_tool_with_its_version() {
+        assert_eq!(
+            MODULES[0].label(),
+            "kyverno v1.19.1, kubeconform v0.8.0, kustomize v5.8.2"
+        );
+        assert_eq!(MODULES[1].label(), "sops v3.13.3, age v1.3.2");
     }
 }

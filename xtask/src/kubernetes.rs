@@ -52,8 +52,15 @@ pub const K8S_VERSIONS: [&str; 3] = ["1.33.0", "1.34.0", "1.35.0"];
 /// Trees of Kubernetes objects that are applied or tested as written (not rendered from an
 /// overlay), relative to the root: every YAML document under them is validated like an
 /// overlay's objects. `config/policies`: the admission policies, the Kyverno CLI's test files and
-/// the resources those tests use. (Manifests reconciled by Flux belong here too.)
-const OBJECT_TREES: &[&str] = &["config/policies"];
+/// the resources those tests use. `flux/…`: the Flux tree but its SOPS-encrypted Secrets (no
+/// objects until decrypted: `secrets::check` decrypts and checks them).
+const OBJECT_TREES: &[&str] = &[
+    "config/policies",
+    "flux/clusters",
+    "flux/infrastructure",
+    "flux/image-automation",
+    "flux/notifications",
+];
 
 /// The API group of kustomize's own files (`Kustomization`, `Component`), with its slash.
 const KUSTOMIZE_API: &str = "kustomize.config.k8s.io/";

@@ -19,11 +19,16 @@
 //! - [`observability`]: rules, alerts, runbooks, routing and PromQL checked with their tools;
 //! - [`obs_live`]: the live alerting test on real Prometheus and Alertmanager binaries;
 //! - [`web`]: the web UI's npm checks and its end-to-end run in Chromium (api `--ui-path`, nginx);
+//! - [`tag`]: the image tag scheme and the next release version (`cargo xtask tag`);
+//! - [`validate`]: the platform as code (`cargo xtask validate`), with [`compose`], [`kubernetes`],
+//!   [`policies`], [`images`], [`gitops`], [`canary`], [`terraform`], [`secrets`];
 //! - [`slo`]: SLOs as code, `config/slo/slos.yaml` → Prometheus recording rules and burn-rate alerts.
 
 mod bench;
 mod bench_jobs;
+mod canary;
 mod compose;
+mod gitops;
 mod gotools;
 mod grafana;
 mod http;
@@ -35,7 +40,10 @@ mod otelcol;
 mod policies;
 mod proc;
 mod prometheusrule;
+mod secrets;
 mod slo;
+mod tag;
+mod terraform;
 mod test;
 mod tools;
 mod validate;
@@ -103,6 +111,25 @@ enum Cmd {
         #[arg(long, value_enum)]
         only: Vec<validate::Part>,
     },
+    /// The image tag of a build (`{branch}-{version}-{sha}-{timestamp}`), or with `--next` the
+    /// release version a promotion creates; prints only the tag.
+    Tag {
+        /// Branch [default: $GITHUB_REF_NAME, else the checked-out branch].
+        #[arg(long, conflicts_with = "next")]
+        branch: Option<String>,
+        /// Commit [default: $GITHUB_SHA, else HEAD].
+        #[arg(long, conflicts_with = "next")]
+        sha: Option<String>,
+        /// Build time in seconds since the epoch [default: $SOURCE_DATE_EPOCH, else now].
+        #[arg(long, conflicts_with = "next")]
+        epoch: Option<i64>,
+        /// Print the next release version instead, raising this part.
+        #[arg(long, value_enum)]
+        next: Option<tag::Level>,
+        /// The version to raise [default: the workspace version].
+        #[arg(long, requires = "next")]
+        from: Option<String>,
+    },
     /// The web UI's checks and end-to-end run, then its screenshots copied to docs/images/.
     Screenshots,
     /// Generate the SLO rules from config/slo/slos.yaml into config/prometheus/rules/slos.rules.yaml.
@@ -136,6 +163,20 @@ fn main() -> ExitCode {
         Cmd::Observability => test::observability_only(),
         Cmd::Screenshots => test::screenshots(),
         Cmd::Validate { only } => validate::command(&only),
+        Cmd::Tag {
+            branch,
+            sha,
+            epoch,
+            next,
+            from,
+        } => tag::command(&match next {
+            Some(level) => tag::Request::Next { level, from },
+            None => tag::Request::Build {
+                branch,
+                sha,
+                epoch_seconds: epoch,
+            },
+        }),
         Cmd::Lint => test::lint(),
         Cmd::Bench {
             duration,

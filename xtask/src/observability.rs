@@ -220,10 +220,23 @@ pub fn check_alert_metadata(rules: &Rules, runbook_base_url: &str) -> Result<()>
     report(&problems)
 }
 
+/// Runbooks of procedures that no alert starts (restoring from backup, rolling back a release):
+/// they must exist in `docs/runbooks/`, and are not alerts' runbooks.
+const PROCEDURES: [&str; 2] = ["disaster-recovery", "rollback"];
+
 /// `docs/runbooks/<alert>.md` exists for every alert, with its title and sections in order; every
-/// runbook belongs to an alert.
+/// runbook belongs to an alert or to one of the [`PROCEDURES`].
 pub fn check_runbooks(rules: &Rules) -> Result<()> {
     let mut problems = Vec::new();
+    for procedure in PROCEDURES {
+        let path = PathBuf::from(RUNBOOKS_DIR).join(format!("{procedure}.md"));
+        if read(&path).is_err() {
+            problems.push(format!(
+                "the procedure {procedure} has no runbook: {} is missing",
+                path.display()
+            ));
+        }
+    }
     let names = rules.alert_names();
     for name in &names {
         let path = PathBuf::from(RUNBOOKS_DIR).join(format!("{name}.md"));
@@ -260,7 +273,10 @@ pub fn check_runbooks(rules: &Rules) -> Result<()> {
         let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
             continue;
         };
-        if path.extension().is_some_and(|e| e == "md") && stem != "README" && !names.contains(stem)
+        if path.extension().is_some_and(|e| e == "md")
+            && stem != "README"
+            && !names.contains(stem)
+            && !PROCEDURES.contains(&stem)
         {
             problems.push(format!(
                 "{}: no alert is named {stem} (rename or delete the runbook)",

@@ -4,8 +4,8 @@
 //! the first failure with the step's name: setup → fmt → clippy → shellcheck → `cargo test` →
 //! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool, Grafana,
 //! collector and Jaeger configs) → the platform as code (PrometheusRule and Compose file, overlays
-//! rendered and validated against schemas and CRDs, yamllint, checkov, Kyverno policies; see
-//! [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest, build,
+//! rendered and validated against schemas and CRDs, yamllint, checkov, Kyverno policies, the Flux
+//! tree and image policies, canaries, Terraform, encrypted secrets; see [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest, build,
 //! JS budget) → coverage → contract checks against a live api (promtool,
 //! OpenMetrics, schemathesis, graceful shutdown) → the web UI in Chromium (api `--ui-path`, nginx) →
 //! the collector's log pipeline on real api logs →
@@ -35,6 +35,9 @@ pub const COVERAGE_FLOOR_PERCENT: f64 = 80.0;
 /// Upper bound on the whole tarpaulin run (build included). A cold build of the api with
 /// tarpaulin's flags takes a few minutes on 2 cores; an hour means something hangs.
 const COVERAGE_LIMIT: Duration = Duration::from_secs(60 * 60);
+
+/// Tarpaulin's target dir, under the tool cache root (see [`coverage`]).
+const TARPAULIN_TARGET_DIR: &str = "cargo-target-tarpaulin";
 
 /// Tarpaulin's own per-test-binary limit, in seconds without a response from it: generous, since
 /// the integration tests spawn and stop the api many times with an instrumented (slower) build.
@@ -180,7 +183,16 @@ fn platform_steps(steps: &mut Steps, tools: &Tools) -> Result<()> {
     )?;
     steps.run("admission policies in the Kyverno CLI", || {
         policies::test(tools, &rendered)
-    })
+    })?;
+    steps.run(
+        "GitOps: Flux, image policies, canaries, Terraform, secrets",
+        || {
+            for line in validate::gitops(tools)? {
+                println!("{line}");
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The collector's log pipeline on real api logs, then the live alerting test.
@@ -350,7 +362,12 @@ fn shell_scripts() -> Result<Vec<PathBuf>> {
 /// 0 %), and its `--follow-exec` segfaults under tokio's threads.
 ///
 /// Only `apps/api/src/*` counts: test helpers under `tests/` would inflate the figure.
-/// `--target-dir target/tarpaulin` keeps tarpaulin's RUSTFLAGS from invalidating the normal build.
+/// A target dir of its own keeps tarpaulin's RUSTFLAGS from invalidating the normal build. It lives
+/// in the tool cache (`<cache>/cargo-target-tarpaulin`), not in the clone: the instrumented
+/// dependencies are pinned by `Cargo.lock` and compile identically for every clone, so a fresh
+/// clone rebuilds only the workspace's crates (the trade-off CI's cargo caches make; cargo's
+/// fingerprints still rebuild whatever changed). Tarpaulin empties its profile directory there
+/// before each run, so no stale profile counts.
 fn coverage(tools: &Tools) -> Result<()> {
     let out_dir = target_dir().join("coverage");
     let report = out_dir.join("tarpaulin-report.json");
@@ -371,7 +388,7 @@ fn coverage(tools: &Tools) -> Result<()> {
         .args(["--out", "Json", "--output-dir"])
         .arg(&out_dir)
         .arg("--target-dir")
-        .arg(target_dir().join("tarpaulin"))
+        .arg(Cache::from_env()?.root.join(TARPAULIN_TARGET_DIR))
         .args(["--fail-under", &COVERAGE_FLOOR_PERCENT.to_string()]);
     let run = proc::run_with_timeout(&mut cmd, COVERAGE_LIMIT);
     // Report the figure even when tarpaulin failed on the floor: it says by how much.

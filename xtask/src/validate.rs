@@ -14,7 +14,10 @@ use std::time::Instant;
 use anyhow::{Context as _, Result};
 
 use crate::tools::Tools;
-use crate::{compose, images, kubernetes, policies, proc, prometheusrule, root, target_dir};
+use crate::{
+    canary, compose, gitops, images, kubernetes, policies, proc, prometheusrule, root, secrets,
+    target_dir, terraform,
+};
 
 /// The overlays, one per environment, under `infra/kubernetes/overlays/`.
 pub const OVERLAYS: [&str; 3] = ["dev", "staging", "production"];
@@ -30,6 +33,8 @@ pub enum Part {
     Policies,
     /// hadolint, checkov and buildah on the Dockerfiles.
     Images,
+    /// Flux, image automation, canaries, Terraform, secrets and backups.
+    Gitops,
 }
 
 /// One rendered overlay.
@@ -65,6 +70,11 @@ pub fn command(only: &[Part]) -> Result<()> {
     if wants(Part::Policies) {
         policies::test(&tools, &rendered)?;
     }
+    if wants(Part::Gitops) {
+        for line in gitops(&tools)? {
+            println!("{line}");
+        }
+    }
     if wants(Part::Images) {
         images::check(&tools)?;
     }
@@ -76,6 +86,16 @@ pub fn command(only: &[Part]) -> Result<()> {
 pub fn sources() -> Result<()> {
     prometheusrule::check_committed()?;
     compose::check(root())
+}
+
+/// Flux (clusters, controllers, image automation, notifications), the canaries, Terraform, the
+/// encrypted secrets and the backups.
+pub fn gitops(tools: &Tools) -> Result<Vec<String>> {
+    let mut lines = gitops::check(tools)?;
+    lines.extend(canary::check(tools)?);
+    lines.extend(terraform::check(tools)?);
+    lines.extend(secrets::check(tools)?);
+    Ok(lines)
 }
 
 /// `kustomize build` of every overlay into `target/validate/<overlay>.yaml`, parsed.

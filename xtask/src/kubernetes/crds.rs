@@ -2,7 +2,8 @@
 //! modules and converted into the strict JSON Schemas kubeconform validates against.
 //!
 //! Nothing here is hand-written or committed: [`SOURCES`] names a module, its version and the
-//! CRD files inside it; `go mod download` fetches the module (checked against the Go checksum
+//! CRD files inside it (and [`GENERATED`] an API module whose CRDs controller-gen makes, where the
+//! proxy serves no CRD YAML); `go mod download` fetches the module (checked against the Go checksum
 //! database), and each served version of each CRD becomes
 //! `<cache>/crd-schemas-<hash>/<group>/<kind>_<version>.json` — the layout kubeconform's
 //! `-schema-location '<dir>/{{.Group}}/{{.ResourceKind}}_{{.ResourceAPIVersion}}.json'` reads
@@ -77,6 +78,14 @@ pub const SOURCES: &[CrdSource] = &[
             "config/crd/bases/keda.sh_triggerauthentications.yaml",
         ],
     },
+    // Canary and MetricTemplate (components/canary). v1.36.1: the newest version the Go module
+    // proxy lists; `artifacts/flagger/crd.yaml` is the CRD set the Flagger chart and kustomize
+    // base install (it also holds AlertProvider).
+    CrdSource {
+        module: "github.com/fluxcd/flagger",
+        version: "v1.36.1",
+        files: &["artifacts/flagger/crd.yaml"],
+    },
     // The admission policies (config/policies), and the Kyverno CLI's own test and values files
     // beside them — the same version as the Kyverno CLI that runs them (gotools::KYVERNO_VERSION).
     CrdSource {
@@ -89,7 +98,150 @@ pub const SOURCES: &[CrdSource] = &[
             "cmd/cli/kubectl-kyverno/config/crds/cli.kyverno.io_values.yaml",
         ],
     },
+    // Flux (flux/): the controllers' CRD YAML in each controller module's `config/crd/bases/`,
+    // the newest version the Go module proxy serves whose go.mod asks for Go <= 1.26 (the proxy
+    // refuses most versions of helm-controller and notification-controller; source- and
+    // kustomize-controller v1.10 ask for Go 1.27). Image automation's controller modules are not
+    // served at all: see GENERATED.
+    CrdSource {
+        module: "github.com/fluxcd/source-controller",
+        version: "v1.9.6",
+        files: &[
+            "config/crd/bases/source.toolkit.fluxcd.io_gitrepositories.yaml",
+            "config/crd/bases/source.toolkit.fluxcd.io_helmrepositories.yaml",
+            "config/crd/bases/source.toolkit.fluxcd.io_ocirepositories.yaml",
+        ],
+    },
+    CrdSource {
+        module: "github.com/fluxcd/kustomize-controller",
+        version: "v1.9.6",
+        files: &["config/crd/bases/kustomize.toolkit.fluxcd.io_kustomizations.yaml"],
+    },
+    CrdSource {
+        module: "github.com/fluxcd/helm-controller",
+        version: "v1.4.3",
+        files: &["config/crd/bases/helm.toolkit.fluxcd.io_helmreleases.yaml"],
+    },
+    CrdSource {
+        module: "github.com/fluxcd/notification-controller",
+        version: "v1.5.0",
+        files: &[
+            "config/crd/bases/notification.toolkit.fluxcd.io_providers.yaml",
+            "config/crd/bases/notification.toolkit.fluxcd.io_alerts.yaml",
+        ],
+    },
+    // Velero's BackupStorageLocation and Schedule (flux/infrastructure/configs/velero): the
+    // newest release served, its go.mod asks for Go 1.26.0.
+    CrdSource {
+        module: "github.com/vmware-tanzu/velero",
+        version: "v1.18.3",
+        files: &[
+            "config/crd/v1/bases/velero.io_backupstoragelocations.yaml",
+            "config/crd/v1/bases/velero.io_schedules.yaml",
+        ],
+    },
 ];
+
+/// CRDs generated from a pinned API module, for projects whose CRD YAML the Go module proxy does
+/// not serve: the way upstream makes them (`cd api; controller-gen crd:crdVersions=v1
+/// paths=./... output:crd:artifacts:config=<dir>`), with the controller-tools version upstream's
+/// Makefile pins, run on a copy of the module (the module cache is read-only).
+#[derive(Debug)]
+pub struct GeneratedCrds {
+    /// The Go module of the API types (a module of its own, `…/api`).
+    pub module: &'static str,
+    pub version: &'static str,
+    /// `sigs.k8s.io/controller-tools` version.
+    pub controller_gen: &'static str,
+}
+
+/// Flux's image automation (ImageRepository, ImagePolicy, ImageUpdateAutomation): the proxy
+/// refuses every version of image-reflector-controller and image-automation-controller but serves
+/// their `api` modules. v1.2.5: the newest whose go.mod asks for Go <= 1.26; controller-tools
+/// v0.21.0 as in the Makefiles of the same Flux release (source-controller v1.9.6).
+pub const GENERATED: &[GeneratedCrds] = &[
+    GeneratedCrds {
+        module: "github.com/fluxcd/image-reflector-controller/api",
+        version: "v1.2.5",
+        controller_gen: "v0.21.0",
+    },
+    GeneratedCrds {
+        module: "github.com/fluxcd/image-automation-controller/api",
+        version: "v1.2.5",
+        controller_gen: "v0.21.0",
+    },
+];
+
+/// Runs controller-gen for one [`GeneratedCrds`]; returns each CRD file's name and text.
+fn generate(source: &GeneratedCrds) -> Result<Vec<(String, String)>> {
+    let module_dir = crate::gotools::module_dir(source.module, source.version)?;
+    let work = tempfile::tempdir().context("creating a directory for controller-gen")?;
+    let copy = work.path().join("api");
+    let out = work.path().join("crds");
+    copy_tree(&module_dir, &copy)?;
+    let go = crate::gotools::find_go()?;
+    let mut cmd = std::process::Command::new(go);
+    cmd.current_dir(&copy)
+        // The copy's go.sum may lack sums of the generator's package loading; the copy is
+        // throwaway, and every module is still checked against the checksum database.
+        .env("GOFLAGS", "-mod=mod")
+        .arg("run")
+        .arg(format!(
+            "sigs.k8s.io/controller-tools/cmd/controller-gen@{}",
+            source.controller_gen
+        ))
+        .args(["crd:crdVersions=v1", "paths=./..."])
+        .arg(format!("output:crd:artifacts:config={}", out.display()));
+    crate::proc::run_with_timeout(&mut cmd, std::time::Duration::from_secs(15 * 60)).with_context(
+        || {
+            format!(
+                "generating the CRDs of {}@{}",
+                source.module, source.version
+            )
+        },
+    )?;
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&out).with_context(|| format!("reading {}", out.display()))? {
+        let path = entry?.path();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        files.push((name, text));
+    }
+    files.sort();
+    if files.is_empty() {
+        bail!(
+            "controller-gen wrote no CRD for {}@{}",
+            source.module,
+            source.version
+        );
+    }
+    Ok(files)
+}
+
+/// Copies a directory tree, making the copies writable (module cache files are read-only).
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).with_context(|| format!("creating {}", to.display()))?;
+    for entry in std::fs::read_dir(from).with_context(|| format!("reading {}", from.display()))? {
+        let path = entry?.path();
+        let target = to.join(path.file_name().unwrap_or_default());
+        if path.is_dir() {
+            copy_tree(&path, &target)?;
+        } else {
+            std::fs::copy(&path, &target)
+                .with_context(|| format!("copying {} to {}", path.display(), target.display()))?;
+            let mut permissions = std::fs::metadata(&target)?.permissions();
+            #[allow(clippy::permissions_set_readonly_false)] // a private throwaway copy
+            permissions.set_readonly(false);
+            std::fs::set_permissions(&target, permissions)
+                .with_context(|| format!("making {} writable", target.display()))?;
+        }
+    }
+    Ok(())
+}
 
 /// Group, version and kind of a resource type, as in `apiVersion: <group>/<version>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -183,23 +335,13 @@ pub fn ensure(cache_root: &Path) -> Result<Schemas> {
             let text = std::fs::read_to_string(&path).with_context(|| {
                 format!("reading {file} of {}@{}", source.module, source.version)
             })?;
-            let converted =
-                convert_crds(&text).with_context(|| format!("converting {}", path.display()))?;
-            if converted.is_empty() {
-                bail!("{} holds no CRD with an openAPIV3Schema", path.display());
-            }
-            for (gvk, schema) in converted {
-                let out = scratch.join(gvk.schema_file());
-                if let Some(parent) = out.parent() {
-                    std::fs::create_dir_all(parent)
-                        .with_context(|| format!("creating {}", parent.display()))?;
-                }
-                let body = serde_json::to_vec_pretty(&schema)?;
-                std::fs::write(&out, body).with_context(|| format!("writing {}", out.display()))?;
-                if !kinds.insert(gvk.clone()) {
-                    bail!("two CRD sources define {gvk}: keep one in kubernetes::crds::SOURCES");
-                }
-            }
+            add_schemas(&text, &path.display().to_string(), &scratch, &mut kinds)?;
+        }
+    }
+    for source in GENERATED {
+        for (file, text) in generate(source)? {
+            let label = format!("{file} generated from {}@{}", source.module, source.version);
+            add_schemas(&text, &label, &scratch, &mut kinds)?;
         }
     }
     let list: Vec<(&str, &str, &str)> = kinds
@@ -224,6 +366,27 @@ pub fn ensure(cache_root: &Path) -> Result<Schemas> {
         dir.display()
     );
     Ok(Schemas { dir, kinds })
+}
+
+/// Converts the CRDs in `text` (from `label`) into `scratch`, adding their kinds to `kinds`.
+fn add_schemas(text: &str, label: &str, scratch: &Path, kinds: &mut BTreeSet<Gvk>) -> Result<()> {
+    let converted = convert_crds(text).with_context(|| format!("converting {label}"))?;
+    if converted.is_empty() {
+        bail!("{label} holds no CRD with an openAPIV3Schema");
+    }
+    for (gvk, schema) in converted {
+        let out = scratch.join(gvk.schema_file());
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent)
+                .with_context(|| format!("creating {}", parent.display()))?;
+        }
+        let body = serde_json::to_vec_pretty(&schema)?;
+        std::fs::write(&out, body).with_context(|| format!("writing {}", out.display()))?;
+        if !kinds.insert(gvk.clone()) {
+            bail!("two CRD sources define {gvk}: keep one in kubernetes::crds::SOURCES");
+        }
+    }
+    Ok(())
 }
 
 /// Removes the conversions of other sources or converter revisions: derived data, remade in a
@@ -530,6 +693,15 @@ spec:
             schema["properties"]["port"],
             json!({"oneOf": [{"type": "string"}, {"type": "integer"}]})
         );
+    }
+
+    #[test]
+    fn every_generated_source_is_a_pinned_api_module() {
+        for source in GENERATED {
+            assert!(source.module.ends_with("/api"), "{source:?}");
+            assert!(source.version.starts_with('v'), "{source:?}");
+            assert!(source.controller_gen.starts_with('v'), "{source:?}");
+        }
     }
 
     #[test]
