@@ -78,6 +78,13 @@ pub const SOURCES: &[CrdSource] = &[
             "config/crd/bases/keda.sh_triggerauthentications.yaml",
         ],
     },
+    // EnvoyProxy (flux/infrastructure/configs/gateway): the same version as the Envoy Gateway
+    // chart in flux/infrastructure/controllers/sources.yaml, whose CRDs these are.
+    CrdSource {
+        module: "github.com/envoyproxy/gateway",
+        version: "v1.4.2",
+        files: &["charts/gateway-helm/crds/generated/gateway.envoyproxy.io_envoyproxies.yaml"],
+    },
     // Canary and MetricTemplate (components/canary). v1.36.1: the newest version the Go module
     // proxy lists; `artifacts/flagger/crd.yaml` is the CRD set the Flagger chart and kustomize
     // base install (it also holds AlertProvider).
