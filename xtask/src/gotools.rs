@@ -12,6 +12,7 @@
 //! <cache>/go-tools-<hash>/bin/kustomize          renders the overlays
 //! <cache>/go-tools-sops-<hash>/bin/{sops,age,age-keygen}   encrypted secrets (xtask/tools/sops)
 //! <cache>/go-tools-tofu-<hash>/bin/tofu           OpenTofu, Terraform checks (xtask/tools/tofu)
+//! <cache>/go-tools-actionlint-<hash>/bin/actionlint   workflow linter (xtask/tools/actionlint)
 //! ```
 //!
 //! A plain `go install MODULE/cmd/X@VERSION` cannot build the Kyverno CLI: its go.mod has a
@@ -54,6 +55,8 @@ pub struct GoTools {
     pub sops: PathBuf,
     /// OpenTofu (`tofu`), for the provider-free Terraform checks.
     pub tofu: PathBuf,
+    /// actionlint, the GitHub Actions workflow linter.
+    pub actionlint: PathBuf,
 }
 
 /// One tools module: its directory under [`TOOLS_MODULE`], the cache directory's name part, the
@@ -88,7 +91,7 @@ impl Module {
 /// does not even resolve on Go 1.26). The Flux CLI is not among them: its `cmd/flux` embeds
 /// manifests that its release build generates and the module proxy's copy lacks (`go install`
 /// fails: `manifests.embed.go:27:12: pattern manifests/*.yaml: no matching files found`).
-const MODULES: [Module; 3] = [
+const MODULES: [Module; 4] = [
     Module {
         dir: "",
         cache_name: "go-tools",
@@ -114,6 +117,12 @@ const MODULES: [Module; 3] = [
         pins: &[("github.com/opentofu/opentofu", "v1.12.6")],
         binaries: &["tofu"],
     },
+    Module {
+        dir: "actionlint",
+        cache_name: "go-tools-actionlint",
+        pins: &[("github.com/rhysd/actionlint", "v1.7.12")],
+        binaries: &["actionlint"],
+    },
 ];
 
 /// Builds every tools module into the cache unless its go.mod + go.sum's build is there.
@@ -133,13 +142,15 @@ pub fn ensure(cache_root: &Path) -> Result<GoTools> {
         _age,
         _age_keygen,
         tofu,
-    ] = <[PathBuf; 7]>::try_from(bins).expect("MODULES lists seven binaries");
+        actionlint,
+    ] = <[PathBuf; 8]>::try_from(bins).expect("MODULES lists eight binaries");
     Ok(GoTools {
         kyverno,
         kubeconform,
         kustomize,
         sops,
         tofu,
+        actionlint,
     })
 }
 

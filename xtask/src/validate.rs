@@ -15,8 +15,8 @@ use anyhow::{Context as _, Result};
 
 use crate::tools::Tools;
 use crate::{
-    canary, compose, gitops, images, kubernetes, policies, proc, prometheusrule, root, secrets,
-    target_dir, terraform,
+    canary, compose, deny, gitops, images, kubernetes, policies, precommit, proc, prometheusrule,
+    repo_docs, root, secrets, target_dir, terraform, workflows,
 };
 
 /// The overlays, one per environment, under `infra/kubernetes/overlays/`.
@@ -35,6 +35,8 @@ pub enum Part {
     Images,
     /// Flux, image automation, canaries, Terraform, secrets and backups.
     Gitops,
+    /// The workflows (actionlint, zizmor, pins), cargo-deny, pre-commit, the policy documents.
+    Supply,
 }
 
 /// One rendered overlay.
@@ -70,6 +72,11 @@ pub fn command(only: &[Part]) -> Result<()> {
     if wants(Part::Policies) {
         policies::test(&tools, &rendered)?;
     }
+    if wants(Part::Supply) {
+        for line in supply_chain(&tools)? {
+            println!("{line}");
+        }
+    }
     if wants(Part::Gitops) {
         for line in gitops(&tools)? {
             println!("{line}");
@@ -95,6 +102,17 @@ pub fn gitops(tools: &Tools) -> Result<Vec<String>> {
     lines.extend(canary::check(tools)?);
     lines.extend(terraform::check(tools)?);
     lines.extend(secrets::check(tools)?);
+    Ok(lines)
+}
+
+/// The CI/CD and supply-chain checks: workflows, dependency licences and sources, pre-commit
+/// hooks, and the repository's policy documents.
+pub fn supply_chain(tools: &Tools) -> Result<Vec<String>> {
+    let mut lines = workflows::check(&tools.go.actionlint, &tools.zizmor, &tools.shellcheck)?;
+    lines.extend(deny::check(&tools.cargo_deny)?);
+    lines.extend(precommit::check(&tools.pre_commit)?);
+    lines.extend(repo_docs::check()?);
+    lines.push(repo_docs::issue_forms(&tools.check_jsonschema)?);
     Ok(lines)
 }
 
