@@ -94,6 +94,10 @@ pub fn check(actionlint: &Path, zizmor: &Path, shellcheck: &Path) -> Result<Vec<
         "workflow rules broken:\n  {}",
         problems.join("\n  ")
     );
+    lines.push(ci_matches_pins(
+        &std::fs::read_to_string(root().join(CI_WORKFLOW))
+            .with_context(|| format!("reading {CI_WORKFLOW}"))?,
+    )?);
     lines.push(format!(
         "workflows: {} files, {jobs} jobs, {uses} `uses:` pinned by SHA with a version comment, \
          permissions on every job, timeout-minutes on every job with steps, concurrency on every \
@@ -529,6 +533,48 @@ fn prove_tools_can_fail(actionlint: &Path, zizmor: &Path, shellcheck: &Path) -> 
     ))
 }
 
+/// The workflow that runs `make test` on GitHub.
+const CI_WORKFLOW: &str = ".github/workflows/ci.yml";
+
+/// Debian packages of [`crate::tools::DEBIAN`] that `ci.yml` does not install with apt: Ubuntu's
+/// `chromium` is a snap wrapper, so the job links the runner's Google Chrome in its place.
+const CI_NOT_FROM_APT: [&str; 1] = ["chromium"];
+
+/// `ci.yml` installs the Debian packages `make test` expects (`tools::DEBIAN`, the same list,
+/// less [`CI_NOT_FROM_APT`]) and the cargo-deny version of `tools::CARGO_DENY_VERSION`: the two
+/// copies a workflow cannot read from Rust, kept equal here.
+fn ci_matches_pins(ci: &str) -> Result<String> {
+    let doc: serde_yaml::Value =
+        serde_yaml::from_str(ci).with_context(|| format!("parsing {CI_WORKFLOW}"))?;
+    let listed: std::collections::BTreeSet<&str> = doc["env"]["DEBIAN_PACKAGES"]
+        .as_str()
+        .with_context(|| format!("{CI_WORKFLOW}: no top-level env DEBIAN_PACKAGES"))?
+        .split_whitespace()
+        .collect();
+    let wanted: std::collections::BTreeSet<&str> = crate::tools::DEBIAN
+        .iter()
+        .map(|d| d.package)
+        .filter(|p| !CI_NOT_FROM_APT.contains(p))
+        .collect();
+    ensure!(
+        listed == wanted,
+        "{CI_WORKFLOW}: DEBIAN_PACKAGES is {listed:?}, but xtask/src/tools.rs DEBIAN (less {CI_NOT_FROM_APT:?}) is {wanted:?}"
+    );
+    let install = format!(
+        "cargo install --locked cargo-deny --version {}",
+        crate::tools::CARGO_DENY_VERSION
+    );
+    ensure!(
+        ci.contains(&install),
+        "{CI_WORKFLOW}: the advisories job must run `{install}` (the version xtask/src/tools.rs pins)"
+    );
+    Ok(format!(
+        "workflows: {CI_WORKFLOW} installs the {} Debian packages of tools::DEBIAN and cargo-deny {}",
+        listed.len(),
+        crate::tools::CARGO_DENY_VERSION
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -682,5 +728,31 @@ mod tests {
         let odd = format!("[{}]", finding("x", "Severe", false));
         assert!(parse_zizmor(&odd).is_err());
         assert!(parse_zizmor("not json").is_err());
+    }
+
+    #[test]
+    fn ci_must_install_the_pinned_packages_and_cargo_deny() {
+        let packages: Vec<&str> = crate::tools::DEBIAN
+            .iter()
+            .map(|d| d.package)
+            .filter(|p| !CI_NOT_FROM_APT.contains(p))
+            .collect();
+        let ci = |list: &str, deny: &str| {
+            format!(
+                "env:\n  DEBIAN_PACKAGES: {list}\njobs: {{}}\n# cargo install --locked cargo-deny --version {deny}\n"
+            )
+        };
+        let good = ci(&packages.join(" "), crate::tools::CARGO_DENY_VERSION);
+        ci_matches_pins(&good).expect("the pinned list and version");
+        let missing = ci(&packages[1..].join(" "), crate::tools::CARGO_DENY_VERSION);
+        let err = ci_matches_pins(&missing)
+            .expect_err("a package missing")
+            .to_string();
+        assert!(err.contains("DEBIAN_PACKAGES is"), "{err}");
+        let old_deny = ci(&packages.join(" "), "0.1.0");
+        let err = ci_matches_pins(&old_deny)
+            .expect_err("another cargo-deny")
+            .to_string();
+        assert!(err.contains("cargo-deny --version"), "{err}");
     }
 }
