@@ -180,9 +180,9 @@ impl Context {
                 .with_context(|| {
                     format!("MetricTemplate {template} is bound to SLO {slo_name}, which config/slo/slos.yaml lacks")
                 })?;
-            let total = Walk::run(&expand(spec, &slo.total))
+            let total = Walk::run(&spec.expand(&slo.total, SLI_RANGE)?)
                 .map_err(|e| anyhow::anyhow!("SLO {slo_name}, total: {e}"))?;
-            let errors = Walk::run(&expand(spec, &slo.errors))
+            let errors = Walk::run(&spec.expand(&slo.errors, SLI_RANGE)?)
                 .map_err(|e| anyhow::anyhow!("SLO {slo_name}, errors: {e}"))?;
             let le_seconds = match measure {
                 Measure::SuccessRatePercent => None,
@@ -216,15 +216,9 @@ impl Context {
     }
 }
 
-/// An SLI expression with its `{{window}}` and `{{<matchers>}}` placeholders filled in, as the
-/// SLO generator does (the range does not matter to these checks).
-fn expand(spec: &slo::Spec, expr: &str) -> String {
-    let mut out = expr.replace("{{window}}", "5m");
-    for (name, matchers) in &spec.matchers {
-        out = out.replace(&format!("{{{{{name}}}}}"), matchers);
-    }
-    out
-}
+/// The range the SLI expressions are expanded with (the SLO generator's own expansion): the
+/// checks read metric and label names, which do not depend on it.
+const SLI_RANGE: &str = "5m";
 
 /// What a PromQL expression reads, from one walk of its syntax tree.
 #[derive(Debug, Default)]

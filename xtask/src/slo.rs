@@ -214,8 +214,9 @@ impl Spec {
         windows
     }
 
-    /// Replaces `{{window}}` by `range` and `{{name}}` by the named matchers.
-    fn expand(&self, expr: &str, range: &str) -> Result<String> {
+    /// Replaces `{{window}}` by `range` and `{{name}}` by the named matchers; an unknown
+    /// placeholder is an error.
+    pub fn expand(&self, expr: &str, range: &str) -> Result<String> {
         let mut out = String::new();
         let mut rest = expr;
         while let Some(start) = rest.find("{{") {
